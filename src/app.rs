@@ -1,0 +1,264 @@
+//! Building the application: pools, clients, automations, router and workers.
+//! [`App::build`] binds the listener and returns, so tests can use port 0 and read
+//! the address; [`App::run_until_stopped`] serves until a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::actions::GroupCache;
+use crate::automations::{Registry, reload};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::http::{self, AppState};
+use crate::ingest::{IngestContext, Ingestor};
+use crate::runs::{self, RunEnv};
+use crate::slack::{SlackClient, SlackError};
+use crate::workspace::Workspaces;
+
+/// Event ids are kept this long; Slack stops retrying a delivery after about an hour.
+const EVENT_ID_RETENTION: Duration = Duration::from_secs(48 * 3600);
+
+/// A running switchboard.
+#[derive(Debug)]
+pub struct App {
+    addr: SocketAddr,
+    db: Db,
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    ingest_task: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Builds and starts everything with the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds and starts everything with `clock`.
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let signing_secret = config.require_signing_secret()?.clone();
+        let token = config.require_bot_token()?.clone();
+
+        let db = Db::connect(&config.database).await?;
+        db.migrate().await?;
+        let slack = Arc::new(SlackClient::new(&config.slack, token)?);
+
+        let workspaces = Arc::new(Workspaces::default());
+        for w in db::workspaces::all(db.reader()).await? {
+            workspaces.insert(w);
+        }
+        identify_workspace(&slack, &db, &workspaces, clock.as_ref()).await?;
+
+        let registry = Arc::new(Registry::default());
+        reload::reload(&config.automations_dir, &db, &registry, clock.as_ref()).await?;
+
+        let wake = Arc::new(Notify::new());
+        let (ingestor, ingest_task) = Ingestor::start(
+            db.clone(),
+            Arc::new(IngestContext {
+                registry: registry.clone(),
+                support: config.support.clone(),
+                workspaces: workspaces.clone(),
+                max_depth: config.runs.max_depth,
+                clock: clock.clone(),
+            }),
+            wake.clone(),
+        );
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (SWITCHBOARD_LISTEN)", config.listen))?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let router = http::router(AppState {
+            signing_secret,
+            ingestor,
+            db: db.clone(),
+            clock: clock.clone(),
+        });
+        let server_stop = stop.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(server_stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+
+        if config.runs.workers > 0 {
+            let env = Arc::new(RunEnv {
+                db: db.clone(),
+                registry: registry.clone(),
+                slack: slack.clone(),
+                clock: clock.clone(),
+                config: config.runs.clone(),
+                groups: GroupCache::default(),
+                owner: lease_owner(),
+                wake,
+            });
+            tasks.spawn(runs::work(env, stop.clone()));
+        } else {
+            tracing::warn!("runs.workers = 0: runs are queued but not executed by this process");
+        }
+        tasks.spawn(reload::watch(
+            config.automations_dir.clone(),
+            db.clone(),
+            registry.clone(),
+            clock.clone(),
+            stop.clone(),
+        ));
+        tasks.spawn(purge_old_events(db.clone(), clock.clone(), stop.clone()));
+
+        tracing::info!(%addr, database = ?db.backend(), automations = registry.current().len(), "switchboard is listening");
+        Ok(Self {
+            addr,
+            db,
+            registry,
+            stop,
+            tasks,
+            ingest_task,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The automations in force.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and runs in flight");
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Stops serving and working, waiting for work in flight.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        // The router (and with it the last sender) is gone: the writer drains and ends.
+        let _ = self.ingest_task.await;
+        self.db.close().await;
+    }
+
+    /// Stops everything at once, as a crash would: no draining, no requeuing.
+    pub async fn kill(mut self) {
+        self.tasks.abort_all();
+        self.ingest_task.abort();
+        while self.tasks.join_next().await.is_some() {}
+        self.db.close().await;
+    }
+}
+
+/// Learns the workspace's URL and bot user from `auth.test`. A refused token stops
+/// startup; an unreachable Slack does not (events can still be recorded), and the
+/// check is retried in the background.
+async fn identify_workspace(
+    slack: &Arc<SlackClient>,
+    db: &Db,
+    workspaces: &Arc<Workspaces>,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    match slack.auth_test().await {
+        Ok(info) => {
+            let workspace = db::workspaces::Workspace {
+                team_id: info.team_id,
+                name: info.team,
+                url: info.url,
+                bot_user_id: info.user_id,
+            };
+            db::workspaces::upsert(db.writer(), &workspace, clock.now_ms()).await?;
+            tracing::info!(team.id = %workspace.team_id, team = %workspace.name, bot = %workspace.bot_user_id, "connected to Slack");
+            workspaces.insert(workspace);
+            Ok(())
+        }
+        Err(e @ SlackError::Refused { .. }) => Err(anyhow::anyhow!(
+            "Slack refused SLACK_BOT_TOKEN ({e}); check the token on your app's OAuth & Permissions page"
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot reach Slack to identify the workspace; events are still recorded, permalinks use slack.com until it answers");
+            let (slack, db, workspaces) = (slack.clone(), db.clone(), workspaces.clone());
+            let clock_now = clock.now_ms();
+            tokio::spawn(async move {
+                let mut wait = Duration::from_secs(5);
+                loop {
+                    tokio::time::sleep(wait).await;
+                    if let Ok(info) = slack.auth_test().await {
+                        let workspace = db::workspaces::Workspace {
+                            team_id: info.team_id,
+                            name: info.team,
+                            url: info.url,
+                            bot_user_id: info.user_id,
+                        };
+                        let _ = db::workspaces::upsert(db.writer(), &workspace, clock_now).await;
+                        tracing::info!(team.id = %workspace.team_id, "connected to Slack");
+                        workspaces.insert(workspace);
+                        return;
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(300));
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn purge_old_events(db: Db, clock: Arc<dyn Clock>, stop: CancellationToken) {
+    loop {
+        let before = clock.now_ms() - EVENT_ID_RETENTION.as_millis() as i64;
+        match db::events::purge_before(db.writer(), before).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old event ids"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+/// A lease owner name unique to this process.
+fn lease_owner() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &id[id.len() - 8..])
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

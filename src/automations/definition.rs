@@ -1,0 +1,166 @@
+//! The automation file format, as written by people (TOML). These types are only the
+//! shape; `validate` turns them into a checked [`crate::automations::Automation`].
+//! The JSON Schema in `schema/automation.schema.json` is generated from these types
+//! (`switchboard schema`), and a test keeps the committed copy current.
+//!
+//! Adding an action: add a variant to [`ActionSpec`], compile it in `validate`, and
+//! execute it in `actions`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::condition::ConditionSpec;
+use crate::conversations::{Field, Priority, Status};
+
+/// One automation file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "switchboard automation")]
+pub struct DefinitionSpec {
+    /// Human-readable name; defaults to the file name.
+    pub name: Option<String>,
+    /// What the automation is for.
+    pub description: Option<String>,
+    /// A disabled automation is loaded and checked but never runs.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+    /// When the automation runs.
+    pub trigger: TriggerSpec,
+    /// Conditions the trigger and its conversation must meet.
+    pub filter: Option<ConditionSpec>,
+    /// What the automation does, in order. Each action is one journaled step.
+    pub actions: Vec<ActionSpec>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+/// When an automation runs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TriggerSpec {
+    /// A top-level message in a support channel opened a conversation.
+    ConversationCreated {},
+    /// A conversation's fields changed.
+    ConversationUpdated {
+        /// Only when one of these fields changed (default: any field).
+        #[serde(default)]
+        fields: Vec<Field>,
+    },
+    /// A reply arrived in a conversation's thread.
+    MessageReceived {},
+    /// Someone reacted to one of a conversation's messages.
+    ReactionAdded {
+        /// Only for these emoji (names without colons, e.g. `bangbang`); default: any.
+        #[serde(default)]
+        emoji: OneOrMany,
+    },
+    /// A user joined the workspace.
+    UserJoined {},
+}
+
+/// A single string or a list of strings.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// Nothing given.
+    #[default]
+    #[schemars(skip)]
+    None,
+    /// One value.
+    One(String),
+    /// Several values.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(v) => vec![v.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// One step of an automation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionSpec {
+    /// Reply in the conversation's thread.
+    Reply {
+        /// Message text (a template).
+        text: String,
+    },
+    /// Post a message to a channel.
+    Post {
+        /// Channel id (`C…`), name (`#support-leads`) or a template such as `{{channel.id}}`.
+        channel: String,
+        /// Message text (a template).
+        text: String,
+    },
+    /// Send a direct message.
+    Dm {
+        /// User id (`U…`) or a template such as `{{requester.id}}`.
+        user: String,
+        /// Message text (a template).
+        text: String,
+    },
+    /// Add a reaction to the message that triggered (or the conversation's first message).
+    React {
+        /// Emoji name without colons, e.g. `eyes`.
+        emoji: String,
+    },
+    /// Change conversation fields; produces a `conversation_updated` trigger.
+    SetFields {
+        /// New status.
+        status: Option<Status>,
+        /// New priority.
+        priority: Option<Priority>,
+        /// New ticket type.
+        ticket_type: Option<String>,
+        /// New assignee: a user id or a template such as `{{actor.id}}`; `""` unassigns.
+        assignee: Option<String>,
+        /// Replace all tags.
+        tags: Option<Vec<String>>,
+        /// Tags to add.
+        #[serde(default)]
+        add_tags: Vec<String>,
+        /// Tags to remove.
+        #[serde(default)]
+        remove_tags: Vec<String>,
+    },
+    /// Page a user group: mention it in a channel with a link to the conversation.
+    Page {
+        /// User group id (`S…`) or handle (`@oncall`).
+        group: String,
+        /// Channel to page in: id, name or template.
+        channel: String,
+        /// Message text (a template); default: the title, priority and link.
+        text: Option<String>,
+    },
+}
+
+impl ActionSpec {
+    /// The action's `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Reply { .. } => "reply",
+            Self::Post { .. } => "post",
+            Self::Dm { .. } => "dm",
+            Self::React { .. } => "react",
+            Self::SetFields { .. } => "set_fields",
+            Self::Page { .. } => "page",
+        }
+    }
+}
+
+/// The JSON Schema of automation files, as committed in `schema/`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(DefinitionSpec);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}

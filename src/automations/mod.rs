@@ -1,0 +1,59 @@
+//! Automation definition files: one TOML file per automation in the automations
+//! directory, checked with precise positions, loaded at startup and on change, and
+//! stored with a version number so every run records the version it ran.
+
+mod condition;
+pub mod definition;
+pub mod diagnostic;
+mod load;
+mod registry;
+pub mod reload;
+mod validate;
+
+pub use diagnostic::Diagnostic;
+pub use load::{LoadReport, load_dir};
+pub use registry::{Registry, VersionedAutomation};
+pub use validate::compile;
+
+use std::path::PathBuf;
+
+use crate::actions::Action;
+use crate::conversations::Field;
+use crate::rules::filter::Filter;
+use crate::trigger::TriggerKind;
+
+/// A checked automation, ready to match triggers and run.
+#[derive(Debug, Clone)]
+pub struct Automation {
+    /// Stable id: the file name without `.toml`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// When it runs.
+    pub trigger: TriggerRule,
+    /// Conditions to meet.
+    pub filter: Option<Filter>,
+    /// Steps, in order.
+    pub actions: Vec<Action>,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// The file's text, stored with each version.
+    pub source: String,
+    /// SHA-256 of the source: a new hash is a new version.
+    pub content_hash: String,
+}
+
+/// The trigger part of an automation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerRule {
+    /// Which kind of trigger.
+    pub kind: TriggerKind,
+    /// For `conversation_updated`: only these fields (empty: any).
+    pub fields: Vec<Field>,
+    /// For `reaction_added`: only these emoji (empty: any).
+    pub emoji: Vec<String>,
+}

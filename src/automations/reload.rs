@@ -1,0 +1,149 @@
+//! Putting automation files in force: load the directory, record each content as a
+//! version, install the set. A file that stops checking out keeps its last good version
+//! in force (a typo while editing must not switch off an escalation) and says so loudly.
+//! Reloads happen at startup, on `SIGHUP`, and when a file in the directory changes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio_util::sync::CancellationToken;
+
+use super::{Registry, VersionedAutomation, load_dir};
+use crate::clock::Clock;
+use crate::db::{self, Db};
+
+/// Loads `dir` and installs what checks out. Errors are logged with file, line and column.
+pub async fn reload(
+    dir: &Path,
+    db: &Db,
+    registry: &Registry,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let report = match load_dir(dir) {
+        Ok(report) => report,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "no automations directory: nothing will run until you create it and add automation files (see README)");
+            Default::default()
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot read the automations directory {}: {e}",
+                dir.display()
+            ));
+        }
+    };
+    for error in &report.errors {
+        tracing::error!("{error}");
+    }
+    let previous: HashMap<String, VersionedAutomation> = registry
+        .current()
+        .iter()
+        .map(|a| (a.automation.id.clone(), a.clone()))
+        .collect();
+    let mut installed = Vec::with_capacity(report.automations.len());
+    for automation in report.automations {
+        let version = db::automations::record_version(
+            db.writer(),
+            &automation.id,
+            &automation.content_hash,
+            &automation.source,
+            &automation.path.display().to_string(),
+            clock.now_ms(),
+        )
+        .await?;
+        if previous
+            .get(&automation.id)
+            .is_none_or(|p| p.version != version)
+        {
+            tracing::info!(automation = %automation.id, version, enabled = automation.enabled, "automation loaded");
+        }
+        installed.push(VersionedAutomation {
+            automation: Arc::new(automation),
+            version,
+        });
+    }
+    for file in &report.failed_files {
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if let Some(kept) = previous.get(id) {
+            tracing::error!(automation = id, version = kept.version, file = %file.display(), "file has errors; keeping the previous version in force until it is fixed");
+            installed.push(kept.clone());
+        }
+    }
+    installed.sort_by(|a, b| a.automation.id.cmp(&b.automation.id));
+    tracing::info!(
+        dir = %dir.display(),
+        automations = installed.len(),
+        files_with_errors = report.failed_files.len(),
+        "automations in force"
+    );
+    registry.install(installed);
+    Ok(())
+}
+
+/// Reloads on file changes in `dir` and on `SIGHUP`, until `stop`.
+pub async fn watch(
+    dir: PathBuf,
+    db: Db,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let watcher_tx = tx.clone();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = watcher_tx.send(());
+        }
+    })
+    .and_then(|mut w| w.watch(&dir, RecursiveMode::NonRecursive).map(|()| w));
+    let _watcher = match watcher {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the automations directory; reload with SIGHUP");
+            None
+        }
+    };
+    #[cfg(unix)]
+    {
+        let tx = tx.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    got = hup.recv() => {
+                        if got.is_none() { return; }
+                        tracing::info!("SIGHUP: reloading automations");
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+    }
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            got = rx.recv() => if got.is_none() { return },
+        }
+        // Editors write in several steps: wait for the burst to end.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        while rx.try_recv().is_ok() {}
+        if let Err(e) = reload(&dir, &db, &registry, clock.as_ref()).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "reloading automations failed; the previous set stays in force"
+            );
+        }
+    }
+}

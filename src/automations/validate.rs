@@ -1,0 +1,577 @@
+//! From file text to a checked [`Automation`], or to every problem found, each with
+//! file, line and column. Syntax errors come first (all of them); then the shape
+//! (serde, one error); then meaning (all of them): unknown fields, filters that cannot
+//! hold for the trigger, bad regexes, template placeholders, actions that need a
+//! conversation on a trigger without one.
+
+use std::path::Path;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+use toml::de::DeTable;
+
+use super::condition::{ConditionSpec, OpSpec};
+use super::definition::{ActionSpec, DefinitionSpec, TriggerSpec};
+use super::diagnostic::{Diagnostic, Locator, Seg, path};
+use super::{Automation, TriggerRule};
+use crate::actions::{Action, SetFields};
+use crate::conversations::{Field, Priority, Status};
+use crate::rules::facts::{Fact, fact_names};
+use crate::rules::filter::{Filter, Op};
+use crate::template::Template;
+use crate::trigger::TriggerKind;
+
+/// Checks one automation file. `file` is used for the id (its stem) and in messages.
+pub fn compile(file: &Path, source: &str) -> Result<Automation, Vec<Diagnostic>> {
+    let locator = Locator::new(file.to_path_buf(), source);
+
+    let (_, syntax_errors) = DeTable::parse_recoverable(source);
+    if !syntax_errors.is_empty() {
+        return Err(syntax_errors
+            .iter()
+            .map(|e| toml_error(&locator, e.span(), e.message()))
+            .collect());
+    }
+    let spec: DefinitionSpec =
+        toml::from_str(source).map_err(|e| vec![toml_error(&locator, e.span(), e.message())])?;
+
+    let mut checker = Checker {
+        locator: &locator,
+        errors: Vec::new(),
+    };
+    let automation = checker.automation(file, source, spec);
+    match automation {
+        Some(a) if checker.errors.is_empty() => Ok(a),
+        _ => Err(checker.errors),
+    }
+}
+
+fn toml_error(
+    locator: &Locator<'_>,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> Diagnostic {
+    let span = span.unwrap_or(0..0);
+    // Point at the offending key itself rather than at its table.
+    let unknown_key = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let offset = unknown_key
+        .and_then(|key| locator.key_offset(key, span.clone()))
+        .unwrap_or(span.start);
+    locator.at_offset(offset, message.trim())
+}
+
+struct Checker<'a> {
+    locator: &'a Locator<'a>,
+    errors: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: &[Seg], message: impl Into<String>) {
+        self.errors.push(self.locator.at_path(path, message));
+    }
+
+    fn automation(
+        &mut self,
+        file: &Path,
+        source: &str,
+        spec: DefinitionSpec,
+    ) -> Option<Automation> {
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.errors.push(self.locator.at_offset(
+                0,
+                format!(
+                    "the file name {id:?} is the automation's id: use letters, digits, `-` and `_` only"
+                ),
+            ));
+        }
+        let trigger = self.trigger(&spec.trigger);
+        let filter = spec
+            .filter
+            .as_ref()
+            .map(|f| self.condition(f, trigger.kind, path!["filter"].to_vec()));
+        if spec.actions.is_empty() {
+            self.error(
+                &path!["actions"],
+                "an automation needs at least one action (`[[actions]]` with a `type`)",
+            );
+        }
+        let actions: Vec<Option<Action>> = spec
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.action(a, trigger.kind, i))
+            .collect();
+        let actions: Option<Vec<Action>> = actions.into_iter().collect();
+        let filter = match filter {
+            Some(f) => Some(f?),
+            None => None,
+        };
+        Some(Automation {
+            name: spec.name.unwrap_or_else(|| id.clone()),
+            id,
+            description: spec.description,
+            enabled: spec.enabled,
+            trigger,
+            filter,
+            actions: actions?,
+            path: file.to_path_buf(),
+            source: source.to_owned(),
+            content_hash: hex::encode(Sha256::digest(source.as_bytes())),
+        })
+    }
+
+    fn trigger(&mut self, spec: &TriggerSpec) -> TriggerRule {
+        let (kind, fields, emoji) = match spec {
+            TriggerSpec::ConversationCreated {} => {
+                (TriggerKind::ConversationCreated, vec![], vec![])
+            }
+            TriggerSpec::ConversationUpdated { fields } => {
+                (TriggerKind::ConversationUpdated, fields.clone(), vec![])
+            }
+            TriggerSpec::MessageReceived {} => (TriggerKind::MessageReceived, vec![], vec![]),
+            TriggerSpec::ReactionAdded { emoji } => {
+                let names = emoji
+                    .to_vec()
+                    .iter()
+                    .filter_map(|e| self.emoji(e, &path!["trigger", "emoji"]))
+                    .collect();
+                (TriggerKind::ReactionAdded, vec![], names)
+            }
+            TriggerSpec::UserJoined {} => (TriggerKind::UserJoined, vec![], vec![]),
+        };
+        TriggerRule {
+            kind,
+            fields,
+            emoji,
+        }
+    }
+
+    /// Normalizes `:bangbang:` to `bangbang`; rejects pasted emoji characters.
+    fn emoji(&mut self, raw: &str, at: &[Seg]) -> Option<String> {
+        let name = raw.trim().trim_matches(':');
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-':".contains(c));
+        if valid {
+            Some(name.to_owned())
+        } else {
+            self.error(
+                at,
+                format!(
+                    "{raw:?} is not an emoji name: use Slack's name without colons, e.g. \"bangbang\" for ‼️"
+                ),
+            );
+            None
+        }
+    }
+
+    fn condition(
+        &mut self,
+        spec: &ConditionSpec,
+        kind: TriggerKind,
+        at: Vec<Seg>,
+    ) -> Option<Filter> {
+        let list = |items: &[ConditionSpec], key: &str, this: &mut Self| {
+            let filters: Vec<Option<Filter>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut p = at.clone();
+                    p.push(Seg::from(key));
+                    p.push(Seg::Index(i));
+                    this.condition(c, kind, p)
+                })
+                .collect();
+            filters.into_iter().collect::<Option<Vec<_>>>()
+        };
+        match spec {
+            ConditionSpec::All(items) => list(items, "all", self).map(Filter::All),
+            ConditionSpec::Any(items) => list(items, "any", self).map(Filter::Any),
+            ConditionSpec::Not(inner) => {
+                let mut p = at.clone();
+                p.push(Seg::from("not"));
+                self.condition(inner, kind, p)
+                    .map(|f| Filter::Not(Box::new(f)))
+            }
+            ConditionSpec::Test { field, op } => self.test(field, op, kind, at),
+        }
+    }
+
+    fn test(
+        &mut self,
+        field: &str,
+        op: &OpSpec,
+        kind: TriggerKind,
+        at: Vec<Seg>,
+    ) -> Option<Filter> {
+        let field_at = [at.as_slice(), &path!["field"]].concat();
+        let Some(fact) = Fact::from_name(field) else {
+            self.error(
+                &field_at,
+                format!(
+                    "unknown field `{field}`; filters can test: {}",
+                    fact_names()
+                ),
+            );
+            return None;
+        };
+        if !fact.is_available_for(kind) {
+            self.error(
+                &field_at,
+                format!(
+                    "`{field}` has no value for {kind} triggers, so this condition could never be true (it exists for: {})",
+                    fact.availability_text()
+                ),
+            );
+            return None;
+        }
+        let op_at = [at, vec![Seg::from(op_name(op))]].concat();
+        for value in op_values(op) {
+            if let Some(problem) = value_problem(fact, value) {
+                self.error(&op_at, problem);
+                return None;
+            }
+        }
+        let op = match op {
+            OpSpec::Is(v) => Op::Is(v.clone()),
+            OpSpec::IsNot(v) => Op::IsNot(v.clone()),
+            OpSpec::In(v) => Op::In(v.clone()),
+            OpSpec::NotIn(v) => Op::NotIn(v.clone()),
+            OpSpec::Contains(v) => Op::Contains(v.to_lowercase()),
+            OpSpec::Exists(v) => Op::Exists(*v),
+            OpSpec::Matches(pattern) => match Regex::new(pattern) {
+                Ok(re) => Op::Matches(re),
+                Err(e) => {
+                    self.error(&op_at, format!("invalid regular expression: {e}"));
+                    return None;
+                }
+            },
+        };
+        Some(Filter::Test { fact, op })
+    }
+
+    fn action(&mut self, spec: &ActionSpec, kind: TriggerKind, i: usize) -> Option<Action> {
+        let at = |key: &str| path!["actions", i, key];
+        let needs_conversation = matches!(
+            spec,
+            ActionSpec::Reply { .. } | ActionSpec::React { .. } | ActionSpec::SetFields { .. }
+        );
+        if needs_conversation && !kind.has_conversation() {
+            self.error(
+                &at("type"),
+                format!(
+                    "`{}` acts on a conversation, and {kind} triggers have none",
+                    spec.type_name()
+                ),
+            );
+            return None;
+        }
+        Some(match spec {
+            ActionSpec::Reply { text } => Action::Reply {
+                text: self.template(text, kind, &at("text"))?,
+            },
+            ActionSpec::Post { channel, text } => {
+                let channel = self.template(channel, kind, &at("channel"));
+                let text = self.template(text, kind, &at("text"));
+                Action::Post {
+                    channel: channel?,
+                    text: text?,
+                }
+            }
+            ActionSpec::Dm { user, text } => {
+                let user = self.template(user, kind, &at("user"));
+                let text = self.template(text, kind, &at("text"));
+                Action::Dm {
+                    user: user?,
+                    text: text?,
+                }
+            }
+            ActionSpec::React { emoji } => Action::React {
+                emoji: self.emoji(emoji, &at("emoji"))?,
+            },
+            ActionSpec::SetFields {
+                status,
+                priority,
+                ticket_type,
+                assignee,
+                tags,
+                add_tags,
+                remove_tags,
+            } => {
+                let nothing = status.is_none()
+                    && priority.is_none()
+                    && ticket_type.is_none()
+                    && assignee.is_none()
+                    && tags.is_none()
+                    && add_tags.is_empty()
+                    && remove_tags.is_empty();
+                if nothing {
+                    self.error(
+                        &at("type"),
+                        "`set_fields` sets nothing: give at least one of status, priority, ticket_type, assignee, tags, add_tags, remove_tags",
+                    );
+                    return None;
+                }
+                let assignee = match assignee {
+                    Some(a) => Some(self.template(a, kind, &at("assignee"))?),
+                    None => None,
+                };
+                Action::SetFields(SetFields {
+                    status: *status,
+                    priority: *priority,
+                    ticket_type: ticket_type.clone(),
+                    assignee,
+                    tags: tags.clone(),
+                    add_tags: add_tags.clone(),
+                    remove_tags: remove_tags.clone(),
+                })
+            }
+            ActionSpec::Page {
+                group,
+                channel,
+                text,
+            } => {
+                let group = self.group(group, &at("group"));
+                let channel = self.template(channel, kind, &at("channel"));
+                let default_text = if kind.has_conversation() {
+                    ":rotating_light: {{priority}}: {{title}} {{permalink}}"
+                } else {
+                    ":rotating_light: you are needed"
+                };
+                let text = match text {
+                    Some(t) => self.template(t, kind, &at("text")),
+                    None => Template::parse(default_text).ok(),
+                };
+                Action::Page {
+                    group: group?,
+                    channel: channel?,
+                    text: text?,
+                }
+            }
+        })
+    }
+
+    fn template(&mut self, source: &str, kind: TriggerKind, at: &[Seg]) -> Option<Template> {
+        let (template, mut problems) = Template::parse_lenient(source);
+        problems.extend(template.check_for(kind));
+        problems.sort_by_key(|p| p.offset);
+        let ok = problems.is_empty();
+        for p in problems {
+            self.errors
+                .push(self.locator.in_string(at, p.offset, p.message));
+        }
+        ok.then_some(template)
+    }
+
+    fn group(&mut self, raw: &str, at: &[Seg]) -> Option<String> {
+        let handle = raw.trim().trim_start_matches('@');
+        let valid = !handle.is_empty()
+            && handle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if valid {
+            Some(handle.to_owned())
+        } else {
+            self.error(
+                at,
+                format!("{raw:?} is not a user group: use its id (S0123ABCD) or handle (@oncall)"),
+            );
+            None
+        }
+    }
+}
+
+fn op_name(op: &OpSpec) -> &'static str {
+    match op {
+        OpSpec::Is(_) => "is",
+        OpSpec::IsNot(_) => "is_not",
+        OpSpec::In(_) => "in",
+        OpSpec::NotIn(_) => "not_in",
+        OpSpec::Contains(_) => "contains",
+        OpSpec::Matches(_) => "matches",
+        OpSpec::Exists(_) => "exists",
+    }
+}
+
+/// The literal values an operator compares with (not patterns or substrings).
+fn op_values(op: &OpSpec) -> Vec<&str> {
+    match op {
+        OpSpec::Is(v) | OpSpec::IsNot(v) => vec![v.as_str()],
+        OpSpec::In(v) | OpSpec::NotIn(v) => v.iter().map(String::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// Why `value` can never be a value of `fact`, if it cannot.
+fn value_problem(fact: Fact, value: &str) -> Option<String> {
+    let names: &[&str] = match fact {
+        Fact::Status => Status::NAMES,
+        Fact::Priority => Priority::NAMES,
+        Fact::Changed => &["status", "priority", "ticket_type", "assignee", "tags"],
+        _ => return None,
+    };
+    debug_assert_eq!(
+        Field::ALL.map(Field::as_str).as_slice(),
+        ["status", "priority", "ticket_type", "assignee", "tags"]
+    );
+    (!names.contains(&value)).then(|| {
+        format!(
+            "{value:?} is never a {}: expected one of {}",
+            fact.name(),
+            names.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(source: &str) -> Result<Automation, Vec<String>> {
+        compile(Path::new("automations/test-case.toml"), source)
+            .map_err(|errs| errs.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn a_complete_file_compiles() {
+        let a = check(
+            r#"
+name = "Escalate on ‼️"
+[trigger]
+type = "reaction_added"
+emoji = ":bangbang:"
+[filter]
+all = [{ field = "priority", is_not = "critical" }, { field = "status", in = ["open", "pending"] }]
+[[actions]]
+type = "set_fields"
+priority = "critical"
+add_tags = ["escalated"]
+[[actions]]
+type = "page"
+group = "@oncall"
+channel = "C0ONCALL"
+[[actions]]
+type = "reply"
+text = "Escalated by {{actor}}"
+"#,
+        )
+        .unwrap();
+        assert_eq!(a.id, "test-case");
+        assert_eq!(a.name, "Escalate on ‼️");
+        assert_eq!(a.trigger.emoji, vec!["bangbang"]);
+        assert_eq!(a.actions.len(), 3);
+        assert_eq!(a.content_hash.len(), 64);
+    }
+
+    #[test]
+    fn errors_have_file_line_and_column() {
+        // (file text, expected "line:col: …" prefix, expected words)
+        let cases: &[(&str, &str, &str)] = &[
+            ("name = \n", ":1:8:", "string"),
+            (
+                "[trigger]\ntype = \"reaction_addd\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":2:8:",
+                "unknown variant `reaction_addd`",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntext = \"Hi {{nope}}\"\n",
+                ":5:14:",
+                "unknown field `nope`",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntext = \"{{emoji}}\"\n",
+                ":5:11:",
+                "no value for conversation_created",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[filter]\nfield = \"prio\"\nis = \"high\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":4:9:",
+                "unknown field `prio`",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[filter]\nfield = \"priority\"\nis = \"urgent\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":5:6:",
+                "never a priority",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[filter]\nfield = \"text\"\nmatches = \"(unclosed\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":5:11:",
+                "invalid regular expression",
+            ),
+            (
+                "[trigger]\ntype = \"user_joined\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":4:8:",
+                "have none",
+            ),
+            (
+                "actions = []\n[trigger]\ntype = \"conversation_created\"\n",
+                ":1:11:",
+                "at least one action",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"set_fields\"\n",
+                ":4:8:",
+                "sets nothing",
+            ),
+            (
+                "[trigger]\ntype = \"reaction_added\"\nemoji = \"‼️\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":3:9:",
+                "not an emoji name",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntxt = \"x\"\n",
+                ":5:1:",
+                "unknown field `txt`",
+            ),
+            ("[trigger\n", ":1:9:", "unclosed table"),
+            (
+                "[trigger]\ntype = \"conversation_created\"\nemoji = \"x\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":3:1:",
+                "unknown field `emoji`",
+            ),
+        ];
+        for (source, position, words) in cases {
+            let errors = check(source).unwrap_err();
+            let first = &errors[0];
+            assert!(
+                first.starts_with("automations/test-case.toml") && first.contains(position),
+                "{source}\nwant {position}, got {errors:?}"
+            );
+            assert!(
+                first.contains(words),
+                "{source}\nwant {words:?}, got {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_meaning_error_is_reported_at_once() {
+        let errors = check(
+            "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntext = \"{{a}}\"\n[[actions]]\ntype = \"dm\"\nuser = \"{{b}}\"\ntext = \"{{c}}\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn file_names_must_make_good_ids() {
+        let errors = compile(
+            Path::new("automations/bad name.toml"),
+            "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(errors[0].message.contains("id"), "{errors:?}");
+    }
+}

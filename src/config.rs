@@ -1,0 +1,582 @@
+//! Typed configuration: defaults, then an optional TOML file, then environment
+//! variables; validated once at startup. A missing or invalid setting stops startup with
+//! an error naming it, both as the environment variable and as the file key.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// A string that never prints: configuration values such as tokens.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretString)
+    }
+}
+
+/// Everything switchboard needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds (`SWITCHBOARD_LISTEN`).
+    pub listen: SocketAddr,
+    /// Directory of automation files (`SWITCHBOARD_AUTOMATIONS`).
+    pub automations_dir: PathBuf,
+    /// Slack app credentials and Web API location.
+    pub slack: SlackConfig,
+    /// Database location and durability.
+    pub database: DatabaseConfig,
+    /// Which channels are support channels and how their conversations start.
+    pub support: SupportConfig,
+    /// Run queue and workers.
+    pub runs: RunsConfig,
+}
+
+/// Slack app settings.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Verifies that requests come from Slack (`SLACK_SIGNING_SECRET`).
+    pub signing_secret: Option<SecretString>,
+    /// Bot token, `xoxb-…` (`SLACK_BOT_TOKEN`).
+    pub bot_token: Option<SecretString>,
+    /// Web API base URL, ending in `/` (`SLACK_API_URL`).
+    pub api_url: Url,
+    /// Whether outbound calls are paced by Slack's rate-limit tiers
+    /// (`SWITCHBOARD_SLACK_RATE_LIMITS`). Only a fake Slack wants this off.
+    pub rate_limits: bool,
+    /// Timeout of one Web API call.
+    pub timeout: Duration,
+}
+
+/// How SQLite writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// Every commit is fsynced: survives power loss.
+    Full,
+    /// Commits survive a killed process; the last ones may be lost on power loss.
+    Normal,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…` (`DATABASE_URL`).
+    pub url: String,
+    /// SQLite's `synchronous` setting (`SWITCHBOARD_SQLITE_SYNC`).
+    pub sqlite_sync: SqliteSync,
+    /// Pool size for PostgreSQL and for SQLite readers.
+    pub max_connections: u32,
+}
+
+/// Support channel settings.
+#[derive(Debug, Clone, Default)]
+pub struct SupportConfig {
+    /// Support channels; `None` means every channel the bot is in.
+    pub channels: Option<Vec<String>>,
+    /// Channel id → customer name.
+    pub customers: HashMap<String, String>,
+    /// Ticket type of a new conversation.
+    pub default_ticket_type: String,
+}
+
+impl SupportConfig {
+    /// Whether messages in `channel` (of Slack type `channel_type`) open conversations.
+    pub fn is_support_channel(&self, channel: &str, channel_type: Option<&str>) -> bool {
+        match &self.channels {
+            Some(list) => list.iter().any(|c| c == channel),
+            // Direct messages to the bot are not a support channel unless listed.
+            None => !matches!(channel_type, Some("im") | Some("mpim")),
+        }
+    }
+}
+
+/// Run queue settings.
+#[derive(Debug, Clone)]
+pub struct RunsConfig {
+    /// Concurrent runs per process (`SWITCHBOARD_WORKERS`); 0 queues runs without
+    /// executing them.
+    pub workers: usize,
+    /// How long a claimed run belongs to its worker without a heartbeat.
+    pub lease: Duration,
+    /// Attempts before a run with transient failures fails for good.
+    pub max_attempts: u32,
+    /// How many automation-caused conversation updates may chain.
+    pub max_depth: u32,
+    /// How often idle workers look for runs queued by other processes.
+    pub poll_interval: Duration,
+    /// First retry delay; doubles each attempt, with jitter.
+    pub retry_base: Duration,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting has no value.
+    #[error("{env} is not set (or `{key}` in the configuration file): {hint}")]
+    Missing {
+        env: &'static str,
+        key: &'static str,
+        hint: &'static str,
+    },
+    /// A setting has a value that does not parse or is out of range.
+    #[error("{env} (`{key}`) is invalid: {reason}")]
+    Invalid {
+        env: &'static str,
+        key: &'static str,
+        reason: String,
+    },
+    /// The configuration file could not be read or parsed.
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// The optional TOML file; every key is optional and overridden by the environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    automations: Option<PathBuf>,
+    #[serde(default)]
+    slack: FileSlack,
+    #[serde(default)]
+    database: FileDatabase,
+    #[serde(default)]
+    support: FileSupport,
+    #[serde(default)]
+    runs: FileRuns,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSlack {
+    signing_secret: Option<SecretString>,
+    bot_token: Option<SecretString>,
+    api_url: Option<String>,
+    rate_limits: Option<bool>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    url: Option<String>,
+    sqlite_sync: Option<SqliteSync>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSupport {
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    customers: HashMap<String, String>,
+    default_ticket_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRuns {
+    workers: Option<usize>,
+    lease_seconds: Option<u64>,
+    max_attempts: Option<u32>,
+    max_depth: Option<u32>,
+    poll_interval_ms: Option<u64>,
+    retry_base_ms: Option<u64>,
+}
+
+/// The default SQLite database: a file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
+/// Slack's Web API.
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// Like [`Config::load`] with an explicit environment; for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let file_config = match file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(file_config, &Env(env))
+    }
+
+    fn merge(f: FileConfig, env: &Env<'_>) -> Result<Self, ConfigError> {
+        let listen_raw = env
+            .get("SWITCHBOARD_LISTEN")
+            .or(f.listen)
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen = listen_raw.parse().map_err(|e| {
+            invalid(
+                "SWITCHBOARD_LISTEN",
+                "listen",
+                format!("{listen_raw:?}: {e}"),
+            )
+        })?;
+
+        let automations_dir = env
+            .get("SWITCHBOARD_AUTOMATIONS")
+            .map(PathBuf::from)
+            .or(f.automations)
+            .unwrap_or_else(|| PathBuf::from("./automations"));
+
+        let api_url_raw = env
+            .get("SLACK_API_URL")
+            .or(f.slack.api_url)
+            .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into());
+        let api_url = parse_api_url(&api_url_raw)?;
+        let slack = SlackConfig {
+            signing_secret: env
+                .get("SLACK_SIGNING_SECRET")
+                .map(SecretString)
+                .or(f.slack.signing_secret)
+                .filter(|s| !s.0.is_empty()),
+            bot_token: env
+                .get("SLACK_BOT_TOKEN")
+                .map(SecretString)
+                .or(f.slack.bot_token)
+                .filter(|s| !s.0.is_empty()),
+            api_url,
+            rate_limits: env
+                .parse::<bool>("SWITCHBOARD_SLACK_RATE_LIMITS", "slack.rate_limits")?
+                .or(f.slack.rate_limits)
+                .unwrap_or(true),
+            timeout: Duration::from_secs(
+                env.parse("SWITCHBOARD_SLACK_TIMEOUT_SECONDS", "slack.timeout_seconds")?
+                    .or(f.slack.timeout_seconds)
+                    .unwrap_or(10),
+            ),
+        };
+
+        let sqlite_sync = match env.get("SWITCHBOARD_SQLITE_SYNC") {
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "full" => SqliteSync::Full,
+                "normal" => SqliteSync::Normal,
+                other => {
+                    return Err(invalid(
+                        "SWITCHBOARD_SQLITE_SYNC",
+                        "database.sqlite_sync",
+                        format!("{other:?}: expected \"full\" or \"normal\""),
+                    ));
+                }
+            },
+            None => f.database.sqlite_sync.unwrap_or(SqliteSync::Full),
+        };
+        let url = env
+            .get("DATABASE_URL")
+            .or(f.database.url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "database.url",
+                "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
+            ));
+        }
+        let database = DatabaseConfig {
+            url,
+            sqlite_sync,
+            max_connections: env
+                .parse("SWITCHBOARD_DB_MAX_CONNECTIONS", "database.max_connections")?
+                .or(f.database.max_connections)
+                .unwrap_or(10)
+                .max(2),
+        };
+
+        let channels = env
+            .get("SWITCHBOARD_SUPPORT_CHANNELS")
+            .map(|v| split_list(&v))
+            .or(f.support.channels);
+        let mut customers = f.support.customers;
+        if let Some(pairs) = env.get("SWITCHBOARD_SUPPORT_CUSTOMERS") {
+            for pair in split_list(&pairs) {
+                let (channel, customer) = pair.split_once('=').ok_or_else(|| {
+                    invalid(
+                        "SWITCHBOARD_SUPPORT_CUSTOMERS",
+                        "support.customers",
+                        format!("{pair:?}: expected CHANNEL_ID=Customer name"),
+                    )
+                })?;
+                customers.insert(channel.trim().to_owned(), customer.trim().to_owned());
+            }
+        }
+        let support = SupportConfig {
+            channels,
+            customers,
+            default_ticket_type: env
+                .get("SWITCHBOARD_DEFAULT_TICKET_TYPE")
+                .or(f.support.default_ticket_type)
+                .unwrap_or_else(|| "question".into()),
+        };
+
+        let runs = RunsConfig {
+            workers: env
+                .parse("SWITCHBOARD_WORKERS", "runs.workers")?
+                .or(f.runs.workers)
+                .unwrap_or(16),
+            lease: Duration::from_secs(
+                env.parse("SWITCHBOARD_LEASE_SECONDS", "runs.lease_seconds")?
+                    .or(f.runs.lease_seconds)
+                    .unwrap_or(30)
+                    .max(2),
+            ),
+            max_attempts: env
+                .parse("SWITCHBOARD_MAX_ATTEMPTS", "runs.max_attempts")?
+                .or(f.runs.max_attempts)
+                .unwrap_or(6)
+                .max(1),
+            max_depth: env
+                .parse("SWITCHBOARD_MAX_DEPTH", "runs.max_depth")?
+                .or(f.runs.max_depth)
+                .unwrap_or(4),
+            poll_interval: Duration::from_millis(
+                env.parse("SWITCHBOARD_POLL_INTERVAL_MS", "runs.poll_interval_ms")?
+                    .or(f.runs.poll_interval_ms)
+                    .unwrap_or(500)
+                    .max(10),
+            ),
+            retry_base: Duration::from_millis(
+                env.parse("SWITCHBOARD_RETRY_BASE_MS", "runs.retry_base_ms")?
+                    .or(f.runs.retry_base_ms)
+                    .unwrap_or(2_000),
+            ),
+        };
+
+        Ok(Config {
+            listen,
+            automations_dir,
+            slack,
+            database,
+            support,
+            runs,
+        })
+    }
+
+    /// The signing secret, or an error telling the operator how to set it.
+    pub fn require_signing_secret(&self) -> Result<&SecretString, ConfigError> {
+        self.slack
+            .signing_secret
+            .as_ref()
+            .ok_or(ConfigError::Missing {
+                env: "SLACK_SIGNING_SECRET",
+                key: "slack.signing_secret",
+                hint: "copy it from your Slack app's Basic Information page",
+            })
+    }
+
+    /// The bot token, or an error telling the operator how to set it.
+    pub fn require_bot_token(&self) -> Result<&SecretString, ConfigError> {
+        self.slack.bot_token.as_ref().ok_or(ConfigError::Missing {
+            env: "SLACK_BOT_TOKEN",
+            key: "slack.bot_token",
+            hint: "install the app to your workspace and copy the xoxb- token from OAuth & Permissions",
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_api_url(raw: &str) -> Result<Url, ConfigError> {
+    let mut url = Url::parse(raw)
+        .map_err(|e| invalid("SLACK_API_URL", "slack.api_url", format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            "SLACK_API_URL",
+            "slack.api_url",
+            format!("{raw:?}: expected an http(s) URL"),
+        ));
+    }
+    // Method names are joined onto the base, which therefore must end in a slash.
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    Ok(url)
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn invalid(env: &'static str, key: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { env, key, reason }
+}
+
+/// Environment lookups with typed parsing and errors naming the variable.
+struct Env<'a>(&'a HashMap<String, String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|v| !v.trim().is_empty()).cloned()
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        env: &'static str,
+        key: &'static str,
+    ) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.get(env)
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|e| invalid(env, key, format!("{v:?}: {e}")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_any_setting() {
+        let config = Config::load_from(None, &env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database.url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.slack.api_url.as_str(), DEFAULT_SLACK_API_URL);
+        assert_eq!(config.automations_dir, PathBuf::from("./automations"));
+        assert!(config.support.channels.is_none());
+        assert!(config.require_signing_secret().is_err());
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases = [
+            ("SWITCHBOARD_LISTEN", "nowhere", "SWITCHBOARD_LISTEN"),
+            ("SLACK_API_URL", "ftp://x/", "SLACK_API_URL"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+            ("SWITCHBOARD_WORKERS", "many", "SWITCHBOARD_WORKERS"),
+            ("SWITCHBOARD_SQLITE_SYNC", "off", "SWITCHBOARD_SQLITE_SYNC"),
+            (
+                "SWITCHBOARD_SUPPORT_CUSTOMERS",
+                "C1",
+                "SWITCHBOARD_SUPPORT_CUSTOMERS",
+            ),
+        ];
+        for (var, value, named) in cases {
+            let err = Config::load_from(None, &env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_secrets_say_where_to_find_them() {
+        let config = Config::load_from(None, &env(&[])).unwrap();
+        let err = config.require_bot_token().unwrap_err().to_string();
+        assert!(
+            err.contains("SLACK_BOT_TOKEN") && err.contains("OAuth"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "127.0.0.1:4000"
+[slack]
+bot_token = "xoxb-file"
+api_url = "http://127.0.0.1:9/api"
+[support]
+channels = ["C1", "C2"]
+customers = { C1 = "Acme" }
+"#,
+        )
+        .unwrap();
+        let config = Config::load_from(
+            Some(&path),
+            &env(&[("SWITCHBOARD_LISTEN", "127.0.0.1:5000")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 5000);
+        assert_eq!(config.require_bot_token().unwrap().expose(), "xoxb-file");
+        assert_eq!(config.slack.api_url.as_str(), "http://127.0.0.1:9/api/");
+        assert_eq!(config.support.customers["C1"], "Acme");
+        assert!(config.support.is_support_channel("C2", Some("channel")));
+        assert!(!config.support.is_support_channel("C3", Some("channel")));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, "[slack]\nbot_tokn = \"x\"\n").unwrap();
+        let err = Config::load_from(Some(&path), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bot_tokn"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = SecretString::new("xoxb-secret");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn direct_messages_are_not_support_channels_by_default() {
+        let support = SupportConfig::default();
+        assert!(support.is_support_channel("C1", Some("channel")));
+        assert!(support.is_support_channel("G1", Some("group")));
+        assert!(!support.is_support_channel("D1", Some("im")));
+    }
+}

@@ -1,0 +1,483 @@
+//! The run queue, its leases, the step journal and the run log.
+//!
+//! State changes are guarded by `WHERE status = … AND lease_owner = …`, so a worker
+//! that lost its lease cannot write, and a final state is written once.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::{Backend, Db};
+use crate::trigger::Trigger;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Waiting for a worker (possibly until `run_after`).
+    Queued,
+    /// Leased by a worker.
+    Running,
+    /// Paused until something resumes it.
+    Waiting,
+    /// Every step finished.
+    Succeeded,
+    /// A step failed for good.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Waiting,
+            Self::Succeeded,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// Queues a run for `trigger`; returns `None` if this (event, automation) already has one.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    automation_id: &str,
+    automation_version: i64,
+    trigger: &Trigger,
+    now_ms: i64,
+) -> sqlx::Result<Option<i64>> {
+    let trigger_json = serde_json::to_string(trigger).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query_scalar(
+        "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
+             conversation_id, depth, status, attempt, run_after, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8)
+         ON CONFLICT (event_id, automation_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(automation_id)
+    .bind(automation_version)
+    .bind(&trigger.event_id)
+    .bind(trigger.kind().as_str())
+    .bind(trigger_json)
+    .bind(trigger.conversation_id)
+    .bind(i64::from(trigger.depth))
+    .bind(now_ms)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A run a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    /// Run id.
+    pub id: i64,
+    /// Automation id.
+    pub automation_id: String,
+    /// The version matched at ingest.
+    pub automation_version: i64,
+    /// What caused the run.
+    pub trigger: Trigger,
+    /// 1 for the first execution, 2 for the first retry…
+    pub attempt: i64,
+}
+
+/// Leases the next queued run that is due, if any.
+pub async fn claim(
+    db: &Db,
+    owner: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> sqlx::Result<Option<ClaimedRun>> {
+    // PostgreSQL: concurrent claimers skip each other's locked rows. SQLite: the single
+    // writer connection makes the UPDATE … RETURNING atomic on its own.
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
+                 attempt = attempt + 1, started_at = COALESCE(started_at, $3)
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND run_after <= $3
+                         ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, automation_id, automation_version, trigger_json, attempt"
+        }
+        Backend::Sqlite => {
+            "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
+                 attempt = attempt + 1, started_at = COALESCE(started_at, $3)
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND run_after <= $3
+                         ORDER BY run_after, id LIMIT 1)
+             RETURNING id, automation_id, automation_version, trigger_json, attempt"
+        }
+    };
+    let row = sqlx::query(sql)
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .fetch_optional(db.writer())
+        .await?;
+    row.map(|r| claimed_from_row(&r)).transpose()
+}
+
+fn claimed_from_row(row: &AnyRow) -> sqlx::Result<ClaimedRun> {
+    let trigger_json: String = row.try_get(3)?;
+    Ok(ClaimedRun {
+        id: row.try_get(0)?,
+        automation_id: row.try_get(1)?,
+        automation_version: row.try_get(2)?,
+        trigger: serde_json::from_str(&trigger_json).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "trigger_json".into(),
+            source: e.into(),
+        })?,
+        attempt: row.try_get(4)?,
+    })
+}
+
+/// The earliest `run_after` of a queued run, to know when to look again.
+pub async fn next_due(pool: &AnyPool) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(run_after) FROM runs WHERE status = 'queued'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Requeues runs whose worker stopped renewing its lease; returns how many.
+pub async fn requeue_expired(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_after = $1
+         WHERE status = 'running' AND lease_expires_at < $1
+         RETURNING id",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+}
+
+/// Extends a lease; `false` means the lease is lost and the worker must stop.
+pub async fn renew_lease(
+    pool: &AnyPool,
+    run_id: i64,
+    owner: &str,
+    lease_until_ms: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE runs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+    )
+    .bind(lease_until_ms)
+    .bind(run_id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Writes a final state; `false` if the run was not this worker's to finish.
+pub async fn finish(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    owner: &str,
+    status: RunStatus,
+    error: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    debug_assert!(matches!(status, RunStatus::Succeeded | RunStatus::Failed));
+    let result = sqlx::query(
+        "UPDATE runs SET status = $1, error = $2, finished_at = $3, lease_owner = NULL,
+             lease_expires_at = NULL
+         WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(now_ms)
+    .bind(run_id)
+    .bind(owner)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Puts a run back in the queue until `run_after_ms` (a retry, or a graceful shutdown).
+pub async fn requeue(
+    pool: &AnyPool,
+    run_id: i64,
+    owner: &str,
+    run_after_ms: i64,
+    error: Option<&str>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE runs SET status = 'queued', run_after = $1, error = $2, lease_owner = NULL,
+             lease_expires_at = NULL
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+    )
+    .bind(run_after_ms)
+    .bind(error)
+    .bind(run_id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// One entry of the step journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Position in the automation, from 0.
+    pub index: i64,
+    /// Action type name.
+    pub action: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// JSON output of a succeeded step.
+    pub output: Option<String>,
+    /// Error of a failed attempt.
+    pub error: Option<String>,
+    /// How many times the step was attempted.
+    pub attempts: i64,
+    /// When the last attempt started.
+    pub started_at: i64,
+    /// When it ended.
+    pub finished_at: i64,
+}
+
+impl StepRecord {
+    /// Whether the step's side effects are done.
+    pub fn succeeded(&self) -> bool {
+        self.status == "succeeded"
+    }
+}
+
+/// Records a step's latest attempt (a success is final; a failure may be retried).
+pub async fn record_step(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    step: &StepRecord,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO run_steps (run_id, step_index, action, status, output, error, attempts, started_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (run_id, step_index) DO UPDATE SET status = excluded.status,
+             output = excluded.output, error = excluded.error, attempts = excluded.attempts,
+             started_at = excluded.started_at, finished_at = excluded.finished_at
+         WHERE run_steps.status <> 'succeeded'",
+    )
+    .bind(run_id)
+    .bind(step.index)
+    .bind(&step.action)
+    .bind(&step.status)
+    .bind(&step.output)
+    .bind(&step.error)
+    .bind(step.attempts)
+    .bind(step.started_at)
+    .bind(step.finished_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A run's journal, in step order.
+pub async fn steps(pool: &AnyPool, run_id: i64) -> sqlx::Result<Vec<StepRecord>> {
+    let rows = sqlx::query(
+        "SELECT step_index, action, status, output, error, attempts, started_at, finished_at
+         FROM run_steps WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StepRecord {
+                index: r.try_get(0)?,
+                action: r.try_get(1)?,
+                status: r.try_get(2)?,
+                output: r.try_get(3)?,
+                error: r.try_get(4)?,
+                attempts: r.try_get(5)?,
+                started_at: r.try_get(6)?,
+                finished_at: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// Appends a line to a run's log.
+pub async fn log(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    at_ms: i64,
+    level: &str,
+    message: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO run_log (run_id, at, level, message) VALUES ($1, $2, $3, $4)")
+        .bind(run_id)
+        .bind(at_ms)
+        .bind(level)
+        .bind(message)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A line of a run's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// When.
+    pub at: i64,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A run's log, oldest first.
+pub async fn log_lines(pool: &AnyPool, run_id: i64) -> sqlx::Result<Vec<LogLine>> {
+    let rows = sqlx::query("SELECT at, level, message FROM run_log WHERE run_id = $1 ORDER BY id")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LogLine {
+                at: r.try_get(0)?,
+                level: r.try_get(1)?,
+                message: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// A run as listed and shown.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Automation id.
+    pub automation_id: String,
+    /// Automation version.
+    pub automation_version: i64,
+    /// Event that caused it.
+    pub event_id: String,
+    /// Trigger kind name.
+    pub trigger_kind: String,
+    /// The trigger, as JSON.
+    pub trigger_json: String,
+    /// The conversation, if any.
+    pub conversation_id: Option<i64>,
+    /// Chain depth.
+    pub depth: i64,
+    /// Status name.
+    pub status: String,
+    /// Attempts so far.
+    pub attempt: i64,
+    /// Not before this time.
+    pub run_after: i64,
+    /// Last error.
+    pub error: Option<String>,
+    /// Queued at.
+    pub created_at: i64,
+    /// First claimed at.
+    pub started_at: Option<i64>,
+    /// Final state written at.
+    pub finished_at: Option<i64>,
+}
+
+const RUN_COLUMNS: &str = "id, automation_id, automation_version, event_id, trigger_kind, trigger_json, \
+     conversation_id, depth, status, attempt, run_after, error, created_at, started_at, finished_at";
+
+fn run_from_row(r: &AnyRow) -> sqlx::Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.try_get(0)?,
+        automation_id: r.try_get(1)?,
+        automation_version: r.try_get(2)?,
+        event_id: r.try_get(3)?,
+        trigger_kind: r.try_get(4)?,
+        trigger_json: r.try_get(5)?,
+        conversation_id: r.try_get(6)?,
+        depth: r.try_get(7)?,
+        status: r.try_get(8)?,
+        attempt: r.try_get(9)?,
+        run_after: r.try_get(10)?,
+        error: r.try_get(11)?,
+        created_at: r.try_get(12)?,
+        started_at: r.try_get(13)?,
+        finished_at: r.try_get(14)?,
+    })
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this automation.
+    pub automation_id: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// Runs, newest first.
+pub async fn list(pool: &AnyPool, q: &RunQuery) -> sqlx::Result<Vec<RunRecord>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR automation_id = $2)
+         ORDER BY id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&q.status)
+        .bind(&q.automation_id)
+        .bind(q.limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// One run.
+pub async fn get(pool: &AnyPool, run_id: i64) -> sqlx::Result<Option<RunRecord>> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(run_from_row)
+        .transpose()
+}
+
+/// Runs caused by one event.
+pub async fn for_event(pool: &AnyPool, event_id: &str) -> sqlx::Result<Vec<RunRecord>> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE event_id = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(event_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// How many runs are in each status.
+pub async fn count_by_status(pool: &AnyPool) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Requeues every run leased by `owner` (a process shutting down).
+pub async fn requeue_owned(pool: &AnyPool, owner: &str, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_after = $1
+         WHERE status = 'running' AND lease_owner = $2
+         RETURNING id",
+    )
+    .bind(now_ms)
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,50 @@
+//! HTTP: thin axum handlers that verify, decode, hand over and answer.
+
+/// The one error type for HTTP answers.
+mod error;
+/// `POST /slack/events`: the Events API.
+mod events;
+/// `GET /healthz`: liveness and database reachability.
+mod health;
+/// Slack request signatures on the raw body.
+mod verify;
+
+pub use error::ApiError;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::SecretString;
+use crate::db::Db;
+use crate::ingest::Ingestor;
+
+/// Largest request body accepted; Slack's payloads are far smaller.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Verifies Slack's signatures.
+    pub signing_secret: SecretString,
+    /// Records events durably.
+    pub ingestor: Ingestor,
+    /// For the health check.
+    pub db: Db,
+    /// For signature timestamps.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/slack/events", post(events::receive_event))
+        .route("/healthz", get(health::health))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

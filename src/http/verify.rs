@@ -1,0 +1,28 @@
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+
+use super::{ApiError, AppState};
+use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+/// The raw body, if it is within limits and carries a valid Slack signature. Nothing
+/// is parsed before this passes.
+pub fn signed_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        _ => ApiError::Malformed(rejection.body_text()),
+    })?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    signature::verify(
+        state.signing_secret.expose().as_bytes(),
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        state.clock.now().timestamp(),
+    )?;
+    Ok(body)
+}

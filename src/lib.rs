@@ -1,0 +1,41 @@
+//! switchboard: a self-hosted automation engine for support teams that live in Slack.
+//!
+//! The path of one event: `http` verifies and hands over, `slack` decodes into domain
+//! values, `ingest` records the event, applies conversation changes and queues runs in
+//! one transaction, `runs` executes them with leases and a step journal, and `actions`
+//! does the work through `slack`'s Web API client. See `ARCHITECTURE.md` for the map.
+
+/// Built-in actions: what a step of an automation does (reply, post, set fields, page…).
+pub mod actions;
+/// Builds pools, clients, router and workers; exposes the bound address.
+pub mod app;
+/// Automation definition files: format, validation with file/line/column, loading.
+pub mod automations;
+/// Command-line interface: `serve`, `migrate`, `check`, `runs`.
+pub mod cli;
+/// A clock that tests can control.
+pub mod clock;
+/// Typed configuration, loaded from the environment and an optional TOML file.
+pub mod config;
+/// The ticket model and its state changes (pure).
+pub mod conversations;
+/// All SQL: one file per table group, for SQLite and PostgreSQL.
+pub mod db;
+/// Thin axum handlers: verify, decode, hand over, answer.
+pub mod http;
+/// The durable ingest: one transaction from event id to queued runs, before the ack.
+pub mod ingest;
+/// Trigger matching and filter evaluation (pure).
+pub mod rules;
+/// Run state machine, queue, workers, leases, retries and the step journal.
+pub mod runs;
+/// Slack: request signatures, payload decoding into triggers, the Web API client.
+pub mod slack;
+/// Logging setup shared by the binary and the tests.
+pub mod telemetry;
+/// Message templates: `{{title}}`, `{{permalink}}` and friends.
+pub mod template;
+/// Domain types shared by every layer: triggers, events, ids.
+pub mod trigger;
+/// What switchboard knows about its workspaces, for ingest.
+pub mod workspace;

@@ -1,0 +1,270 @@
+//! Facts: the named values of a trigger and its conversation that filters test and
+//! templates print. One vocabulary for both, so `priority` means the same thing in a
+//! filter and in `{{priority}}`.
+//!
+//! Adding a fact: add a variant, its name in [`Fact::name`], where it exists in
+//! [`Fact::available_for`], and its value in [`Fact::value`].
+
+use crate::conversations::Conversation;
+use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
+
+/// A named value about a trigger or its conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// Conversation id.
+    Id,
+    /// Conversation title.
+    Title,
+    /// Conversation status.
+    Status,
+    /// Conversation priority.
+    Priority,
+    /// Conversation ticket type.
+    TicketType,
+    /// Conversation customer.
+    Customer,
+    /// Who opened the conversation.
+    Requester,
+    /// Who handles the conversation.
+    Assignee,
+    /// The conversation's channel.
+    Channel,
+    /// Conversation tags.
+    Tags,
+    /// Link to the conversation's thread.
+    Permalink,
+    /// Text of the message that triggered.
+    Text,
+    /// Author of the message that triggered.
+    Author,
+    /// Emoji of the reaction that triggered.
+    Emoji,
+    /// The person whose action triggered; none when an automation did.
+    Actor,
+    /// Names of the fields a `conversation_updated` trigger changed.
+    Changed,
+    /// The user who joined.
+    User,
+    /// The joined user's handle.
+    UserName,
+    /// The joined user's full name.
+    UserRealName,
+    /// The joined user's e-mail.
+    UserEmail,
+    /// The joined user's job title.
+    UserTitle,
+}
+
+/// How a fact's value prints in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactShape {
+    /// Plain text.
+    Text,
+    /// A user id: prints as a mention.
+    User,
+    /// A channel id: prints as a channel link.
+    Channel,
+    /// A list of names.
+    List,
+}
+
+/// A fact's value in one context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactValue {
+    /// Not set (no assignee, no customer…).
+    Absent,
+    /// One value.
+    One(String),
+    /// Several values (tags, changed fields).
+    Many(Vec<String>),
+}
+
+impl FactValue {
+    /// The values to compare against: none, one or several.
+    pub fn items(&self) -> &[String] {
+        match self {
+            Self::Absent => &[],
+            Self::One(v) => std::slice::from_ref(v),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// What facts are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct FactContext<'a> {
+    /// The trigger.
+    pub trigger: &'a Trigger,
+    /// Its conversation, if it has one.
+    pub conversation: Option<&'a Conversation>,
+}
+
+const CONVERSATION_KINDS: &[TriggerKind] = &[
+    TriggerKind::ConversationCreated,
+    TriggerKind::ConversationUpdated,
+    TriggerKind::MessageReceived,
+    TriggerKind::ReactionAdded,
+];
+const MESSAGE_KINDS: &[TriggerKind] = &[
+    TriggerKind::ConversationCreated,
+    TriggerKind::MessageReceived,
+];
+
+impl Fact {
+    /// Every fact, in documentation order.
+    pub const ALL: [Fact; 21] = [
+        Self::Id,
+        Self::Title,
+        Self::Status,
+        Self::Priority,
+        Self::TicketType,
+        Self::Customer,
+        Self::Requester,
+        Self::Assignee,
+        Self::Channel,
+        Self::Tags,
+        Self::Permalink,
+        Self::Text,
+        Self::Author,
+        Self::Emoji,
+        Self::Actor,
+        Self::Changed,
+        Self::User,
+        Self::UserName,
+        Self::UserRealName,
+        Self::UserEmail,
+        Self::UserTitle,
+    ];
+
+    /// The fact's name in filters and templates.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Title => "title",
+            Self::Status => "status",
+            Self::Priority => "priority",
+            Self::TicketType => "ticket_type",
+            Self::Customer => "customer",
+            Self::Requester => "requester",
+            Self::Assignee => "assignee",
+            Self::Channel => "channel",
+            Self::Tags => "tags",
+            Self::Permalink => "permalink",
+            Self::Text => "text",
+            Self::Author => "author",
+            Self::Emoji => "emoji",
+            Self::Actor => "actor",
+            Self::Changed => "changed",
+            Self::User => "user",
+            Self::UserName => "user_name",
+            Self::UserRealName => "user_real_name",
+            Self::UserEmail => "user_email",
+            Self::UserTitle => "user_title",
+        }
+    }
+
+    /// Looks a fact up by name.
+    pub fn from_name(name: &str) -> Option<Fact> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// How the value prints.
+    pub fn shape(self) -> FactShape {
+        match self {
+            Self::Requester | Self::Assignee | Self::Author | Self::Actor | Self::User => {
+                FactShape::User
+            }
+            Self::Channel => FactShape::Channel,
+            Self::Tags | Self::Changed => FactShape::List,
+            _ => FactShape::Text,
+        }
+    }
+
+    /// The trigger kinds for which this fact has a value.
+    pub fn available_for(self) -> &'static [TriggerKind] {
+        match self {
+            Self::Text | Self::Author => MESSAGE_KINDS,
+            Self::Emoji => &[TriggerKind::ReactionAdded],
+            Self::Changed => &[TriggerKind::ConversationUpdated],
+            Self::Actor => &TriggerKind::ALL,
+            Self::User
+            | Self::UserName
+            | Self::UserRealName
+            | Self::UserEmail
+            | Self::UserTitle => &[TriggerKind::UserJoined],
+            _ => CONVERSATION_KINDS,
+        }
+    }
+
+    /// Whether this fact has a value for triggers of `kind`.
+    pub fn is_available_for(self, kind: TriggerKind) -> bool {
+        self.available_for().contains(&kind)
+    }
+
+    /// The fact's value in `ctx`.
+    pub fn value(self, ctx: &FactContext<'_>) -> FactValue {
+        let c = ctx.conversation;
+        let event = &ctx.trigger.event;
+        let joined = match event {
+            TriggerEvent::UserJoined { user } => Some(user),
+            _ => None,
+        };
+        let one = |v: Option<String>| v.map_or(FactValue::Absent, FactValue::One);
+        match self {
+            Self::Id => one(c.map(|c| c.id.to_string())),
+            Self::Title => one(c.map(|c| c.title.clone())),
+            Self::Status => one(c.map(|c| c.status.as_str().to_owned())),
+            Self::Priority => one(c.map(|c| c.priority.as_str().to_owned())),
+            Self::TicketType => one(c.map(|c| c.ticket_type.clone())),
+            Self::Customer => one(c.and_then(|c| c.customer.clone())),
+            Self::Requester => one(c.map(|c| c.requester.clone())),
+            Self::Assignee => one(c.and_then(|c| c.assignee.clone())),
+            Self::Channel => one(c.map(|c| c.channel.clone())),
+            Self::Tags => c.map_or(FactValue::Absent, |c| FactValue::Many(c.tags.clone())),
+            Self::Permalink => one(c.map(|c| c.permalink.clone())),
+            Self::Text => one(event.message().map(|m| m.text.clone())),
+            Self::Author => one(event.message().map(|m| m.user.clone())),
+            Self::Emoji => match event {
+                TriggerEvent::ReactionAdded { emoji, .. } => FactValue::One(emoji.clone()),
+                _ => FactValue::Absent,
+            },
+            Self::Actor => one(ctx.trigger.actor.clone()),
+            Self::Changed => match event {
+                TriggerEvent::ConversationUpdated { changes } => FactValue::Many(
+                    changes
+                        .iter()
+                        .map(|ch| ch.field.as_str().to_owned())
+                        .collect(),
+                ),
+                _ => FactValue::Absent,
+            },
+            Self::User => one(joined.map(|u| u.id.clone())),
+            Self::UserName => one(joined.map(|u| u.name.clone())),
+            Self::UserRealName => one(joined.and_then(|u| u.real_name.clone())),
+            Self::UserEmail => one(joined.and_then(|u| u.email.clone())),
+            Self::UserTitle => one(joined.and_then(|u| u.title.clone())),
+        }
+    }
+
+    /// Trigger kind names for which this fact exists, for error messages.
+    pub fn availability_text(self) -> String {
+        let kinds = self.available_for();
+        if kinds.len() == TriggerKind::ALL.len() {
+            return "every trigger".to_owned();
+        }
+        kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// All fact names, for error messages.
+pub fn fact_names() -> String {
+    Fact::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,208 @@
+//! Which automations a trigger starts: the trigger rule must match and the filter must
+//! pass. Pure, so it is tested with tables and runs inside the ingest transaction.
+
+pub mod facts;
+pub mod filter;
+
+use facts::FactContext;
+
+use crate::automations::{Automation, TriggerRule};
+use crate::conversations::Conversation;
+use crate::trigger::{Trigger, TriggerEvent};
+
+/// Whether `automation` runs for `trigger` on `conversation`.
+pub fn matches(
+    automation: &Automation,
+    trigger: &Trigger,
+    conversation: Option<&Conversation>,
+) -> bool {
+    if !automation.enabled || !trigger_matches(&automation.trigger, trigger) {
+        return false;
+    }
+    let ctx = FactContext {
+        trigger,
+        conversation,
+    };
+    automation.filter.as_ref().is_none_or(|f| f.eval(&ctx))
+}
+
+fn trigger_matches(rule: &TriggerRule, trigger: &Trigger) -> bool {
+    if rule.kind != trigger.kind() {
+        return false;
+    }
+    match &trigger.event {
+        TriggerEvent::ConversationUpdated { changes } => {
+            rule.fields.is_empty() || changes.iter().any(|c| rule.fields.contains(&c.field))
+        }
+        TriggerEvent::ReactionAdded { emoji, .. } => {
+            // `thumbsup::skin-tone-2` is a thumbsup.
+            let base = emoji.split("::").next().unwrap_or(emoji);
+            rule.emoji.is_empty() || rule.emoji.iter().any(|e| e == emoji || e == base)
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::automations::compile;
+    use crate::conversations::{Field, FieldChange, Priority, Status};
+    use crate::trigger::TriggerKind;
+
+    fn automation(trigger: &str, filter: &str) -> Automation {
+        let source = format!(
+            "[trigger]\n{trigger}\n{filter}\n[[actions]]\ntype = \"post\"\nchannel = \"C9\"\ntext = \"x\"\n"
+        );
+        compile(Path::new("t.toml"), &source).unwrap()
+    }
+
+    fn conversation() -> Conversation {
+        Conversation {
+            id: 1,
+            team_id: "T1".into(),
+            channel: "C1".into(),
+            thread_ts: "1.0".into(),
+            requester: "U1".into(),
+            customer: None,
+            title: "t".into(),
+            status: Status::Open,
+            priority: Priority::Medium,
+            ticket_type: "question".into(),
+            assignee: None,
+            tags: vec![],
+            permalink: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn trigger(event: TriggerEvent) -> Trigger {
+        Trigger {
+            event_id: "Ev".into(),
+            team_id: "T1".into(),
+            actor: Some("U2".into()),
+            conversation_id: Some(1),
+            depth: 0,
+            event,
+        }
+    }
+
+    fn reaction(emoji: &str) -> Trigger {
+        trigger(TriggerEvent::ReactionAdded {
+            emoji: emoji.into(),
+            message_ts: "1.0".into(),
+        })
+    }
+
+    fn update(field: Field) -> Trigger {
+        trigger(TriggerEvent::ConversationUpdated {
+            changes: vec![FieldChange {
+                field,
+                before: "a".into(),
+                after: "b".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn matching_table() {
+        let c = conversation();
+        let cases = [
+            (
+                "any emoji",
+                automation("type = \"reaction_added\"", ""),
+                reaction("eyes"),
+                true,
+            ),
+            (
+                "that emoji",
+                automation("type = \"reaction_added\"\nemoji = \"bangbang\"", ""),
+                reaction("bangbang"),
+                true,
+            ),
+            (
+                "other emoji",
+                automation("type = \"reaction_added\"\nemoji = \"bangbang\"", ""),
+                reaction("eyes"),
+                false,
+            ),
+            (
+                "skin tone",
+                automation(
+                    "type = \"reaction_added\"\nemoji = [\"+1\", \"thumbsup\"]",
+                    "",
+                ),
+                reaction("thumbsup::skin-tone-3"),
+                true,
+            ),
+            (
+                "wrong kind",
+                automation("type = \"conversation_created\"", ""),
+                reaction("eyes"),
+                false,
+            ),
+            (
+                "any field",
+                automation("type = \"conversation_updated\"", ""),
+                update(Field::Tags),
+                true,
+            ),
+            (
+                "that field",
+                automation(
+                    "type = \"conversation_updated\"\nfields = [\"priority\"]",
+                    "",
+                ),
+                update(Field::Priority),
+                true,
+            ),
+            (
+                "other field",
+                automation(
+                    "type = \"conversation_updated\"\nfields = [\"priority\"]",
+                    "",
+                ),
+                update(Field::Status),
+                false,
+            ),
+            (
+                "filter passes",
+                automation(
+                    "type = \"reaction_added\"",
+                    "[filter]\nfield = \"priority\"\nis_not = \"critical\"",
+                ),
+                reaction("bangbang"),
+                true,
+            ),
+            (
+                "filter fails",
+                automation(
+                    "type = \"reaction_added\"",
+                    "[filter]\nfield = \"priority\"\nis = \"critical\"",
+                ),
+                reaction("bangbang"),
+                false,
+            ),
+            (
+                "disabled",
+                automation("type = \"reaction_added\"", "").with_enabled(false),
+                reaction("bangbang"),
+                false,
+            ),
+        ];
+        for (name, automation, trigger, want) in cases {
+            assert_eq!(matches(&automation, &trigger, Some(&c)), want, "{name}");
+        }
+        assert_eq!(TriggerKind::ALL.len(), 5);
+    }
+
+    impl Automation {
+        fn with_enabled(mut self, enabled: bool) -> Self {
+            self.enabled = enabled;
+            self
+        }
+    }
+}

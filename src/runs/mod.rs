@@ -1,0 +1,131 @@
+//! The run queue's workers.
+//!
+//! One claimer per process takes due runs from the database (with a lease) whenever an
+//! executor slot is free, and hands each to its own task; ingest and steps wake it when
+//! they queue runs, and it polls for runs queued by other replicas or due for retry. A
+//! reaper requeues runs whose lease expired (their worker died). The state machine:
+//!
+//! ```text
+//! queued ──claim──▶ running ──▶ succeeded | failed        (final, written once)
+//!   ▲                  │
+//!   └── retry / expired lease / shutdown
+//!                      └──▶ waiting ──resume──▶ queued   (for steps that pause)
+//! ```
+
+mod executor;
+mod lease;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::actions::GroupCache;
+use crate::automations::Registry;
+use crate::clock::Clock;
+use crate::config::RunsConfig;
+use crate::db::{self, Db};
+use crate::slack::SlackClient;
+
+/// What executing runs needs.
+#[derive(Debug)]
+pub struct RunEnv {
+    /// The database.
+    pub db: Db,
+    /// Automations, current and past versions.
+    pub registry: Arc<Registry>,
+    /// Slack's Web API.
+    pub slack: Arc<SlackClient>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Queue settings.
+    pub config: RunsConfig,
+    /// Resolved user group handles.
+    pub groups: GroupCache,
+    /// This process's lease owner name.
+    pub owner: String,
+    /// Notified when runs are queued.
+    pub wake: Arc<Notify>,
+}
+
+/// How long shutdown waits for runs in flight before putting them back in the queue.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the claimer and the reaper until `stop`, then drains.
+pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
+    let reaper = tokio::spawn(lease::reap_expired(env.clone(), stop.clone()));
+    let slots = Arc::new(Semaphore::new(env.config.workers.max(1)));
+    let mut running = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        // Register interest before looking, so a run queued in between still wakes us.
+        let notified = env.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = env.clock.now_ms();
+        let lease_until = now + env.config.lease.as_millis() as i64;
+        match db::runs::claim(&env.db, &env.owner, now, lease_until).await {
+            Ok(Some(run)) => {
+                let env = env.clone();
+                running.spawn(async move {
+                    let id = run.id;
+                    let outcome = std::panic::AssertUnwindSafe(executor::execute_run(env, run))
+                        .catch_unwind()
+                        .await;
+                    if outcome.is_err() {
+                        tracing::error!(
+                            run.id = id,
+                            "run panicked; it will be retried when its lease expires"
+                        );
+                    }
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(env.config.poll_interval) => {}
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!(error = %e, "could not claim runs; trying again in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        while running.try_join_next().is_some() {}
+    }
+    reaper.abort();
+    drain(&env, running).await;
+}
+
+async fn drain(env: &RunEnv, mut running: JoinSet<()>) {
+    if running.is_empty() {
+        return;
+    }
+    tracing::info!(runs = running.len(), "waiting for runs in flight");
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        running.abort_all();
+        match db::runs::requeue_owned(env.db.writer(), &env.owner, env.clock.now_ms()).await {
+            Ok(ids) => {
+                tracing::warn!(runs = ?ids, "runs still in flight at shutdown were put back in the queue")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not requeue runs at shutdown; their leases will expire")
+            }
+        }
+    }
+}

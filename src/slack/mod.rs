@@ -1,0 +1,9 @@
+//! Everything that knows Slack's wire formats: request signatures, Events API payloads,
+//! and the Web API client. Nothing outside this module sees a Slack payload type.
+
+pub mod client;
+pub mod events;
+pub mod ratelimit;
+pub mod signature;
+
+pub use client::{SlackClient, SlackError};

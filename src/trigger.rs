@@ -1,0 +1,220 @@
+//! Domain types that every layer after decoding shares.
+//!
+//! An [`Activity`] is what happened in the workspace, decoded from Slack's payload
+//! (`slack::events`). Ingest turns an activity into conversation changes and
+//! [`Trigger`]s; a trigger is what automations match on and what a run records.
+//!
+//! Adding a trigger kind: add a variant to [`TriggerEvent`] and [`TriggerKind`], decode
+//! it in `slack::events` (or another door), produce it in `ingest`, and teach
+//! `automations::definition::TriggerSpec` and `rules` about it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::conversations::FieldChange;
+
+/// A Slack message, as far as automations care.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Channel id.
+    pub channel: String,
+    /// Message timestamp: Slack's id of the message within its channel.
+    pub ts: String,
+    /// Timestamp of the thread's first message, for replies.
+    pub thread_ts: Option<String>,
+    /// Author's user id.
+    pub user: String,
+    /// Message text in Slack's markup.
+    pub text: String,
+}
+
+/// A user who joined the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinedUser {
+    /// User id.
+    pub id: String,
+    /// Handle.
+    pub name: String,
+    /// Full name, when set.
+    pub real_name: Option<String>,
+    /// E-mail address, when the app may read it.
+    pub email: Option<String>,
+    /// Job title from the profile.
+    pub title: Option<String>,
+    /// Whether the new member is a bot.
+    pub is_bot: bool,
+}
+
+/// Something that happened in the workspace, decoded and free of Slack's types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activity {
+    /// A message by a person: top level or in a thread.
+    Message {
+        /// The message.
+        message: Message,
+        /// Slack's channel type (`channel`, `group`, `im`, `mpim`), when given.
+        channel_type: Option<String>,
+    },
+    /// A message by a bot (switchboard included); never opens a conversation.
+    BotMessage {
+        /// Channel id.
+        channel: String,
+    },
+    /// An emoji reaction on a message.
+    ReactionAdded {
+        /// Who reacted.
+        user: String,
+        /// Emoji name without colons, e.g. `bangbang`.
+        emoji: String,
+        /// Channel of the message reacted to.
+        channel: String,
+        /// Timestamp of the message reacted to.
+        message_ts: String,
+    },
+    /// A new member of the workspace.
+    UserJoined(JoinedUser),
+    /// A known envelope whose event switchboard does not act on.
+    Ignored {
+        /// Slack's event type, for the log.
+        event_type: String,
+    },
+}
+
+/// An event as received, with the id that makes its processing idempotent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundEvent {
+    /// Slack's event id (`Ev…`), unique per event across retries.
+    pub event_id: String,
+    /// Workspace id.
+    pub team_id: String,
+    /// What happened.
+    pub activity: Activity,
+}
+
+/// The kinds of trigger an automation can listen for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// A top-level message in a support channel opened a conversation.
+    ConversationCreated,
+    /// Fields of a conversation changed.
+    ConversationUpdated,
+    /// A reply arrived in a conversation's thread.
+    MessageReceived,
+    /// Someone reacted to a message of a conversation.
+    ReactionAdded,
+    /// A user joined the workspace.
+    UserJoined,
+}
+
+impl TriggerKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [TriggerKind; 5] = [
+        Self::ConversationCreated,
+        Self::ConversationUpdated,
+        Self::MessageReceived,
+        Self::ReactionAdded,
+        Self::UserJoined,
+    ];
+
+    /// The name used in files, the database and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConversationCreated => "conversation_created",
+            Self::ConversationUpdated => "conversation_updated",
+            Self::MessageReceived => "message_received",
+            Self::ReactionAdded => "reaction_added",
+            Self::UserJoined => "user_joined",
+        }
+    }
+
+    /// Whether triggers of this kind always concern a conversation.
+    pub fn has_conversation(self) -> bool {
+        !matches!(self, Self::UserJoined)
+    }
+}
+
+impl std::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a trigger carries, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TriggerEvent {
+    /// The conversation's first message.
+    ConversationCreated {
+        /// The message that opened it.
+        message: Message,
+    },
+    /// Field changes, each with its before and after value.
+    ConversationUpdated {
+        /// What changed.
+        changes: Vec<FieldChange>,
+    },
+    /// A reply in the conversation's thread.
+    MessageReceived {
+        /// The reply.
+        message: Message,
+    },
+    /// A reaction on one of the conversation's messages.
+    ReactionAdded {
+        /// Emoji name without colons.
+        emoji: String,
+        /// Timestamp of the message reacted to.
+        message_ts: String,
+    },
+    /// A new workspace member.
+    UserJoined {
+        /// Who joined.
+        user: JoinedUser,
+    },
+}
+
+impl TriggerEvent {
+    /// The kind of this event.
+    pub fn kind(&self) -> TriggerKind {
+        match self {
+            Self::ConversationCreated { .. } => TriggerKind::ConversationCreated,
+            Self::ConversationUpdated { .. } => TriggerKind::ConversationUpdated,
+            Self::MessageReceived { .. } => TriggerKind::MessageReceived,
+            Self::ReactionAdded { .. } => TriggerKind::ReactionAdded,
+            Self::UserJoined { .. } => TriggerKind::UserJoined,
+        }
+    }
+
+    /// The message that caused the trigger, if any.
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            Self::ConversationCreated { message } | Self::MessageReceived { message } => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A trigger: what automations match and what a run records as its cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Id of the event that caused it; runs are unique per (event, automation).
+    pub event_id: String,
+    /// Workspace id.
+    pub team_id: String,
+    /// The user whose action caused it; `None` when an automation did.
+    pub actor: Option<String>,
+    /// The conversation concerned, if any.
+    pub conversation_id: Option<i64>,
+    /// How many automation steps led here (0 for a person's action).
+    pub depth: u32,
+    /// What happened.
+    pub event: TriggerEvent,
+}
+
+impl Trigger {
+    /// The kind of this trigger.
+    pub fn kind(&self) -> TriggerKind {
+        self.event.kind()
+    }
+}

@@ -1,0 +1,292 @@
+//! A fake Slack Web API on 127.0.0.1: checks the bearer token and every method's
+//! required arguments (from Slack's published API description), records calls, answers
+//! like Slack, and can be told to fail (429 with Retry-After, 500, slow answers, errors).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Map, Value, json};
+
+pub const TOKEN: &str = "xoxb-test-token";
+pub const TEAM_ID: &str = "T0TEST";
+pub const WORKSPACE_URL: &str = "https://acme-support.slack.com/";
+pub const BOT_USER: &str = "U0BOT";
+pub const ONCALL_GROUP: &str = "S0ONCALL01";
+
+/// A recorded, accepted call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub args: Map<String, Value>,
+    pub at: Instant,
+}
+
+impl Call {
+    pub fn arg(&self, name: &str) -> &str {
+        self.args
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// How the next call to a method should fail.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// HTTP 429 with `Retry-After: secs`.
+    RateLimited(u64),
+    /// HTTP 500.
+    ServerError,
+    /// Answer after this long (the client may time out).
+    Slow(Duration),
+    /// `{"ok": false, "error": code}`.
+    Error(&'static str),
+}
+
+#[derive(Default)]
+struct State_ {
+    calls: Vec<Call>,
+    violations: Vec<String>,
+    failures: HashMap<String, VecDeque<Failure>>,
+    next_ts: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State_>>,
+    required: Arc<HashMap<String, Vec<String>>>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let required: HashMap<String, Vec<String>> =
+            serde_json::from_str(include_str!("../../fixtures/slack-required-args.json"))
+                .expect("fixture parses");
+        let state = Arc::new(Mutex::new(State_ {
+            next_ts: 1_700_000_000_000_100,
+            ..Default::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fake = Self {
+            addr,
+            state,
+            required: Arc::new(required),
+        };
+        let app = Router::new()
+            .route("/api/{method}", post(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        fake
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api/", self.addr)
+    }
+
+    /// Makes the next call(s) to `method` fail, in order.
+    pub fn fail_next(&self, method: &str, failure: Failure) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .entry(method.to_owned())
+            .or_default()
+            .push_back(failure);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Calls that Slack would have refused (bad token, missing arguments).
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().unwrap().violations.clone()
+    }
+
+    /// Waits until `method` has been called `n` times; returns those calls.
+    pub async fn wait_for(&self, method: &str, n: usize, within: Duration) -> Vec<Call> {
+        let deadline = Instant::now() + within;
+        loop {
+            let calls = self.calls_to(method);
+            if calls.len() >= n {
+                return calls;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "waited {within:?} for {n} call(s) to {method}, got {}: {:#?}\nviolations: {:?}",
+                    calls.len(),
+                    self.calls(),
+                    self.violations()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn parse_args(headers: &HeaderMap, body: &[u8]) -> Map<String, Value> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        return serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+    }
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
+}
+
+async fn handle(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {TOKEN}") {
+        fake.state
+            .lock()
+            .unwrap()
+            .violations
+            .push(format!("{method}: bad authorization {auth:?}"));
+        let error = if auth.is_empty() {
+            "not_authed"
+        } else {
+            "invalid_auth"
+        };
+        return ok_false(error);
+    }
+    let args = parse_args(&headers, &body);
+    if let Some(missing) = missing_argument(&fake.required, &method, &args) {
+        fake.state
+            .lock()
+            .unwrap()
+            .violations
+            .push(format!("{method}: missing required argument {missing}"));
+        return ok_false("invalid_arguments");
+    }
+    let failure = fake
+        .state
+        .lock()
+        .unwrap()
+        .failures
+        .get_mut(&method)
+        .and_then(VecDeque::pop_front);
+    match failure {
+        Some(Failure::RateLimited(secs)) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", secs.to_string())],
+                "",
+            )
+                .into_response();
+        }
+        Some(Failure::ServerError) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response();
+        }
+        Some(Failure::Error(code)) => return ok_false(code),
+        Some(Failure::Slow(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let answer = answer(&fake, &method, &args);
+    fake.state.lock().unwrap().calls.push(Call {
+        method,
+        args,
+        at: Instant::now(),
+    });
+    axum::Json(answer).into_response()
+}
+
+fn missing_argument(
+    required: &HashMap<String, Vec<String>>,
+    method: &str,
+    args: &Map<String, Value>,
+) -> Option<String> {
+    let Some(names) = required.get(method) else {
+        return Some(format!("(unknown method {method})"));
+    };
+    let present = |n: &str| args.get(n).is_some_and(|v| v.as_str() != Some(""));
+    if let Some(name) = names.iter().find(|n| !present(n)) {
+        return Some(name.clone());
+    }
+    match method {
+        "chat.postMessage" if !["text", "blocks", "attachments"].iter().any(|n| present(n)) => {
+            Some("one of text, blocks, attachments".into())
+        }
+        "conversations.open" if !present("channel") && !present("users") => {
+            Some("one of channel, users".into())
+        }
+        _ => None,
+    }
+}
+
+fn ok_false(error: &str) -> Response {
+    axum::Json(json!({ "ok": false, "error": error })).into_response()
+}
+
+fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
+    let arg = |n: &str| {
+        args.get(n)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match method {
+        "auth.test" => json!({
+            "ok": true, "url": WORKSPACE_URL, "team": "Acme Support", "user": "switchboard",
+            "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0BOT"
+        }),
+        "chat.postMessage" => {
+            let ts = {
+                let mut s = fake.state.lock().unwrap();
+                s.next_ts += 1;
+                format!("{}.{:06}", s.next_ts / 1_000_000, s.next_ts % 1_000_000)
+            };
+            let channel = arg("channel");
+            // Channel names resolve to an id, as Slack answers with the id.
+            let channel = match channel.strip_prefix('#') {
+                Some(name) => format!("C{}", name.to_uppercase().replace('-', "")),
+                None => channel,
+            };
+            json!({ "ok": true, "channel": channel, "ts": ts,
+                    "message": { "type": "message", "text": arg("text"), "user": BOT_USER, "bot_id": "B0BOT", "ts": ts } })
+        }
+        "conversations.open" => {
+            json!({ "ok": true, "channel": { "id": format!("D{}", arg("users")) } })
+        }
+        "usergroups.list" => json!({
+            "ok": true,
+            "usergroups": [
+                { "id": ONCALL_GROUP, "team_id": TEAM_ID, "name": "On-call", "handle": "oncall" },
+                { "id": "S0ITMGRS01", "team_id": TEAM_ID, "name": "IT managers", "handle": "it-managers" }
+            ]
+        }),
+        _ => json!({ "ok": true }),
+    }
+}

@@ -1,0 +1,277 @@
+//! `spawn_app()`: the real server on port 0 against a fresh database and a fake Slack.
+
+pub mod database;
+pub mod events;
+pub mod fake_slack;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchboard::app::App;
+use switchboard::clock::{Clock, SystemClock};
+use switchboard::config::Config;
+use switchboard::db::Db;
+use switchboard::db::runs::{self, RunQuery, RunRecord};
+
+pub use database::{Backend, TestDatabase};
+pub use fake_slack::FakeSlack;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+
+/// Runs the same test body against SQLite and PostgreSQL. The PostgreSQL variant is
+/// listed as ignored unless TEST_DATABASE_URL was set when the tests were built.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn case($backend: $crate::helpers::Backend) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    case($crate::helpers::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "PostgreSQL: set TEST_DATABASE_URL to run")]
+                async fn postgres() {
+                    case($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// How to build a test app.
+pub struct TestAppBuilder {
+    backend: Backend,
+    automations: Vec<(String, String)>,
+    env: HashMap<String, String>,
+    clock: Arc<dyn Clock>,
+}
+
+pub fn app(backend: Backend) -> TestAppBuilder {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if std::env::var("TEST_LOG").is_ok() {
+        switchboard::telemetry::init();
+    }
+    TestAppBuilder {
+        backend,
+        automations: Vec::new(),
+        env: HashMap::new(),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// The shipped example automation `name` (from `automations/`).
+pub fn example(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("automations")
+        .join(format!("{name}.toml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl TestAppBuilder {
+    /// Adds an automation file.
+    pub fn automation(mut self, id: &str, toml: &str) -> Self {
+        self.automations.push((id.to_owned(), toml.to_owned()));
+        self
+    }
+
+    /// Adds a shipped example automation.
+    pub fn example(self, name: &str) -> Self {
+        let text = example(name);
+        self.automation(name, &text)
+    }
+
+    /// Sets a configuration variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let database = TestDatabase::create(self.backend).await;
+        let slack = FakeSlack::start().await;
+        let automations = tempfile::tempdir().unwrap();
+        for (id, text) in &self.automations {
+            std::fs::write(automations.path().join(format!("{id}.toml")), text).unwrap();
+        }
+        let mut env: HashMap<String, String> = [
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+            ("SLACK_BOT_TOKEN", fake_slack::TOKEN.to_owned()),
+            ("SLACK_API_URL", slack.api_url()),
+            ("DATABASE_URL", database.url.clone()),
+            ("SWITCHBOARD_LISTEN", "127.0.0.1:0".to_owned()),
+            (
+                "SWITCHBOARD_AUTOMATIONS",
+                automations.path().display().to_string(),
+            ),
+            ("SWITCHBOARD_WORKERS", "4".to_owned()),
+            ("SWITCHBOARD_POLL_INTERVAL_MS", "50".to_owned()),
+            ("SWITCHBOARD_RETRY_BASE_MS", "100".to_owned()),
+            ("SWITCHBOARD_LEASE_SECONDS", "3".to_owned()),
+            ("SWITCHBOARD_SLACK_TIMEOUT_SECONDS", "2".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(self.env);
+        let config = Config::load_from(None, &env).expect("test configuration is valid");
+        let app = App::build_with_clock(config.clone(), self.clock.clone())
+            .await
+            .expect("the app starts");
+        let db = Db::connect(&config.database).await.unwrap();
+        TestApp {
+            addr: app.addr(),
+            app: Some(app),
+            config,
+            clock: self.clock,
+            env,
+            db,
+            slack,
+            automations,
+            client: reqwest::Client::new(),
+            _database: database,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    app: Option<App>,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub env: HashMap<String, String>,
+    pub db: Db,
+    pub slack: FakeSlack,
+    pub automations: tempfile::TempDir,
+    pub client: reqwest::Client,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a body signed as Slack signs it, now.
+    pub async fn post_event(&self, event: &Value) -> reqwest::Response {
+        let body = serde_json::to_vec(event).unwrap();
+        self.post_signed("/slack/events", body, &[]).await
+    }
+
+    /// Posts a delivery retry, as Slack marks them.
+    pub async fn post_event_retry(&self, event: &Value, retry_num: u32) -> reqwest::Response {
+        let body = serde_json::to_vec(event).unwrap();
+        let retry = retry_num.to_string();
+        self.post_signed(
+            "/slack/events",
+            body,
+            &[
+                ("x-slack-retry-num", retry.as_str()),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
+        )
+        .await
+    }
+
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let ts = self.clock.now().timestamp().to_string();
+        let signature = switchboard::slack::signature::sign(SIGNING_SECRET.as_bytes(), &ts, &body);
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", signature);
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        request
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
+    /// Runs, newest first.
+    pub async fn runs(&self) -> Vec<RunRecord> {
+        runs::list(
+            self.db.reader(),
+            &RunQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Waits until every run has reached a final state; returns them oldest first.
+    pub async fn wait_for_runs_to_finish(&self, within: Duration) -> Vec<RunRecord> {
+        let deadline = Instant::now() + within;
+        loop {
+            let runs = self.runs().await;
+            if runs
+                .iter()
+                .all(|r| r.status == "succeeded" || r.status == "failed")
+            {
+                return runs.into_iter().rev().collect();
+            }
+            if Instant::now() > deadline {
+                panic!("runs did not finish within {within:?}: {runs:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn count(&self, table: &'static str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.db.reader())
+            .await
+            .unwrap()
+    }
+
+    /// Stops at once, as a crash would, and starts again.
+    pub async fn kill_and_restart_with(&mut self, overrides: &[(&str, &str)]) {
+        if let Some(app) = self.app.take() {
+            app.kill().await;
+        }
+        self.start_again(overrides).await;
+    }
+
+    async fn start_again(&mut self, overrides: &[(&str, &str)]) {
+        for (k, v) in overrides {
+            self.env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self.config = Config::load_from(None, &self.env).unwrap();
+        let app = App::build_with_clock(self.config.clone(), self.clock.clone())
+            .await
+            .expect("the app starts again");
+        self.addr = app.addr();
+        self.app = Some(app);
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: the real server on port 0, a fresh database per test (SQLite, and
+//! PostgreSQL when TEST_DATABASE_URL is set), and fake Slack servers.
+
+mod helpers;
+
+mod check;
+mod conversations;
+mod escalation;
+mod reload;
+mod signature;
