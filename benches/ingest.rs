@@ -50,11 +50,21 @@ fn options() -> Options {
     };
     Options {
         backends,
-        max_events: get("--max-events").and_then(|v| v.parse().ok()).unwrap_or(20_000),
-        fixed_rate: get("--fixed-rate").and_then(|v| v.parse().ok()).unwrap_or(1_000),
-        fixed_seconds: get("--fixed-seconds").and_then(|v| v.parse().ok()).unwrap_or(10),
-        slack_rate: get("--slack-rate").and_then(|v| v.parse().ok()).unwrap_or(100),
-        slack_seconds: get("--slack-seconds").and_then(|v| v.parse().ok()).unwrap_or(10),
+        max_events: get("--max-events")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000),
+        fixed_rate: get("--fixed-rate")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000),
+        fixed_seconds: get("--fixed-seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+        slack_rate: get("--slack-rate")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+        slack_seconds: get("--slack-seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
         sqlite_sync: get("--sqlite-sync").unwrap_or_else(|| "full".into()),
     }
 }
@@ -97,15 +107,27 @@ async fn start_server(backend: &str, slack: &FakeSlack, workers: usize, sync: &s
     let dir = tempfile::tempdir().unwrap();
     let automations = dir.path().join("automations");
     std::fs::create_dir(&automations).unwrap();
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/automations/escalate-bangbang.toml")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/automations/escalate-bangbang.toml"
+    ))
+    .unwrap();
     std::fs::write(automations.join("escalate-bangbang.toml"), example).unwrap();
     let (url, pg) = match backend {
         "postgres" => {
-            let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL for PostgreSQL");
+            let admin =
+                std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL for PostgreSQL");
             let name = format!("switchboard_bench_{}", std::process::id());
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let mut url = url::Url::parse(&admin).unwrap();
             url.set_path(&name);
             (url.to_string(), Some((admin, name)))
@@ -141,7 +163,12 @@ async fn start_server(backend: &str, slack: &FakeSlack, workers: usize, sync: &s
         assert!(Instant::now() < deadline, "server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Server { child, base, _dir: dir, pg }
+    Server {
+        child,
+        base,
+        _dir: dir,
+        pg,
+    }
 }
 
 async fn stop_server(server: Server) {
@@ -149,7 +176,11 @@ async fn stop_server(server: Server) {
     drop(server);
     if let Some((admin, name)) = pg {
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
 }
 
@@ -196,12 +227,21 @@ async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Duration {
         .send()
         .await
         .expect("request sent");
-    assert!(response.status().is_success(), "status {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "status {}",
+        response.status()
+    );
     start.elapsed()
 }
 
 /// Posts `bodies` with `in_flight` concurrent requests; returns (elapsed, latencies).
-async fn blast(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, in_flight: usize) -> (Duration, Vec<Duration>) {
+async fn blast(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<Vec<u8>>,
+    in_flight: usize,
+) -> (Duration, Vec<Duration>) {
     use futures::StreamExt;
     let start = Instant::now();
     let latencies: Vec<Duration> = futures::stream::iter(bodies)
@@ -213,7 +253,12 @@ async fn blast(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, in_fl
 }
 
 /// Posts one body every 1/rate seconds (open loop) for `seconds`.
-async fn at_rate(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, rate: u64) -> (Vec<(Instant, Duration)>, Duration) {
+async fn at_rate(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<Vec<u8>>,
+    rate: u64,
+) -> (Vec<(Instant, Duration)>, Duration) {
     let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::with_capacity(bodies.len());
@@ -247,14 +292,25 @@ fn ms(d: Duration) -> String {
 }
 
 async fn bench_backend(backend: &str, o: &Options) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
     let slack = FakeSlack::start().await;
 
     // 1. Maximum rate, runs queued only.
     let server = start_server(backend, &slack, 0, &o.sqlite_sync).await;
     let conversations = 1000;
-    blast(&client, &server.base, (0..conversations).map(conversation_event).collect(), 32).await;
-    let bodies = (0..o.max_events).map(|i| reaction_event(i, i % conversations)).collect();
+    blast(
+        &client,
+        &server.base,
+        (0..conversations).map(conversation_event).collect(),
+        32,
+    )
+    .await;
+    let bodies = (0..o.max_events)
+        .map(|i| reaction_event(i, i % conversations))
+        .collect();
     let (elapsed, mut latencies) = blast(&client, &server.base, bodies, 64).await;
     latencies.sort();
     println!(
@@ -269,9 +325,17 @@ async fn bench_backend(backend: &str, o: &Options) {
 
     // 2. Fixed rate, runs queued only.
     let server = start_server(backend, &slack, 0, &o.sqlite_sync).await;
-    blast(&client, &server.base, (0..conversations).map(conversation_event).collect(), 32).await;
+    blast(
+        &client,
+        &server.base,
+        (0..conversations).map(conversation_event).collect(),
+        32,
+    )
+    .await;
     let n = (o.fixed_rate * o.fixed_seconds) as usize;
-    let bodies = (0..n).map(|i| reaction_event(i, i % conversations)).collect();
+    let bodies = (0..n)
+        .map(|i| reaction_event(i, i % conversations))
+        .collect();
     let (results, elapsed) = at_rate(&client, &server.base, bodies, o.fixed_rate).await;
     let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
     latencies.sort();
@@ -290,7 +354,13 @@ async fn bench_backend(backend: &str, o: &Options) {
     let slack = FakeSlack::start().await;
     let server = start_server(backend, &slack, 16, &o.sqlite_sync).await;
     let n = (o.slack_rate * o.slack_seconds) as usize;
-    blast(&client, &server.base, (0..n).map(conversation_event).collect(), 32).await;
+    blast(
+        &client,
+        &server.base,
+        (0..n).map(conversation_event).collect(),
+        32,
+    )
+    .await;
     let bodies = (0..n).map(|i| reaction_event(i, i)).collect();
     let (results, _) = at_rate(&client, &server.base, bodies, o.slack_rate).await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -299,9 +369,20 @@ async fn bench_backend(backend: &str, o: &Options) {
     }
     // The page is the run's first message; its permalink names the conversation.
     let mut page_at: HashMap<String, Instant> = HashMap::new();
-    for call in slack.calls_to("chat.postMessage").iter().filter(|c| c.arg("channel") == "#oncall") {
-        if let Some(link) = call.arg("text").split_whitespace().find(|w| w.contains("/archives/")) {
-            page_at.insert(link.rsplit('/').next().unwrap_or_default().to_owned(), call.at);
+    for call in slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.arg("channel") == "#oncall")
+    {
+        if let Some(link) = call
+            .arg("text")
+            .split_whitespace()
+            .find(|w| w.contains("/archives/"))
+        {
+            page_at.insert(
+                link.rsplit('/').next().unwrap_or_default().to_owned(),
+                call.at,
+            );
         }
     }
     let mut to_slack: Vec<Duration> = results

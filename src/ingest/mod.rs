@@ -148,15 +148,21 @@ async fn commit_batch(
     };
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
+        // A lone event needs no savepoint: if it fails, the whole transaction is
+        // rolled back below, so that nothing of it (not even its id) is kept.
         let result = if batch.len() == 1 {
             apply::apply(&mut tx, ctx, &job.event, now_ms).await
         } else {
             apply_in_savepoint(&mut tx, ctx, &job.event, now_ms).await
         };
         if let Err(e) = &result {
-            tracing::error!(event.id = %job.event.event_id, error = %e, "event could not be recorded");
+            tracing::error!(event.id = %job.event.event_id, error = %e, "event could not be recorded; answering 503 so Slack retries");
         }
         results.push(result.map_err(|e| IngestError::Database(e.to_string())));
+    }
+    if results.iter().all(Result::is_err) {
+        let _ = tx.rollback().await;
+        return results;
     }
     if let Err(e) = tx.commit().await {
         return failed_all(&e);
