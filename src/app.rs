@@ -18,7 +18,11 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::http::{self, AppState};
 use crate::ingest::{IngestContext, Ingestor};
+use crate::integrations::Integrations;
+use crate::integrations::credentials::ConfigCredentials;
 use crate::runs::{self, RunEnv};
+use crate::script::fetch::Fetcher;
+use crate::script::pool::SandboxPool;
 use crate::slack::{SlackClient, SlackError};
 use crate::workspace::Workspaces;
 
@@ -97,6 +101,14 @@ impl App {
         });
 
         if config.runs.workers > 0 {
+            let sandbox = SandboxPool::new(config.script.sandbox.clone());
+            if let Err(e) = sandbox.warm_up().await {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "script sandboxes did not start; code steps will fail until this is fixed"
+                );
+            }
+            let credentials = Arc::new(ConfigCredentials::new(config.credentials.clone()));
             let env = Arc::new(RunEnv {
                 db: db.clone(),
                 registry: registry.clone(),
@@ -106,6 +118,10 @@ impl App {
                 groups: GroupCache::default(),
                 owner: lease_owner(),
                 wake,
+                sandbox,
+                fetcher: Fetcher::new(config.script.fetch.clone())?,
+                integrations: Integrations::new(config.integrations.clone(), credentials)?,
+                workspaces: workspaces.clone(),
             });
             tasks.spawn(runs::work(env, stop.clone()));
         } else {

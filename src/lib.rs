@@ -25,10 +25,14 @@ pub mod db;
 pub mod http;
 /// The durable ingest: one transaction from event id to queued runs, before the ack.
 pub mod ingest;
+/// Clients for Jira, Okta and Google, used by scripts.
+pub mod integrations;
 /// Trigger matching and filter evaluation (pure).
 pub mod rules;
 /// Run state machine, queue, workers, leases, retries and the step journal.
 pub mod runs;
+/// TypeScript actions: transpiling, the Boa sandbox processes, the host API.
+pub mod script;
 /// Slack: request signatures, payload decoding into triggers, the Web API client.
 pub mod slack;
 /// Logging setup shared by the binary and the tests.

@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use crate::db::runs::ClaimedRun;
+use crate::runs::RunEnv;
+use crate::script::pool::ConsoleLine;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -18,14 +22,28 @@ use crate::trigger::{Trigger, TriggerEvent};
 /// What a step may use.
 #[derive(Debug, Clone, Copy)]
 pub struct StepContext<'a> {
-    /// Slack's Web API.
-    pub slack: &'a SlackClient,
-    /// The run's trigger.
-    pub trigger: &'a Trigger,
+    /// Clients, pools and settings of the run queue.
+    pub env: &'a RunEnv,
+    /// The run.
+    pub run: &'a ClaimedRun,
+    /// This step's position.
+    pub step_index: usize,
     /// The run's conversation as of this step.
     pub conversation: Option<&'a Conversation>,
-    /// User group handles resolved so far.
-    pub groups: &'a GroupCache,
+    /// Outputs of the steps before this one (`null` where none).
+    pub outputs: &'a [Value],
+    /// Console output of a script step, journaled with the step.
+    pub console: &'a Mutex<Vec<ConsoleLine>>,
+}
+
+impl StepContext<'_> {
+    fn slack(&self) -> &SlackClient {
+        &self.env.slack
+    }
+
+    fn trigger(&self) -> &Trigger {
+        &self.run.trigger
+    }
 }
 
 /// What a successful step produced.
@@ -35,6 +53,8 @@ pub struct StepOutcome {
     pub output: Value,
     /// Conversation changes to apply with the journal entry.
     pub patch: Option<ConversationPatch>,
+    /// The conversation as the step left it, when the step changed it itself.
+    pub conversation: Option<Conversation>,
 }
 
 /// Why a step did not succeed.
@@ -114,18 +134,19 @@ fn looks_like_group_id(group: &str) -> bool {
 /// Executes `action`.
 pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutcome, StepError> {
     let facts = FactContext {
-        trigger: ctx.trigger,
+        trigger: ctx.trigger(),
         conversation: ctx.conversation,
     };
     let no_patch = |output: Value| StepOutcome {
         output,
         patch: None,
+        conversation: None,
     };
     match action {
         Action::Reply { text } => {
             let c = conversation(ctx)?;
             let posted = ctx
-                .slack
+                .slack()
                 .post_message(&c.channel, &text.render(&facts), Some(&c.thread_ts))
                 .await?;
             Ok(no_patch(
@@ -135,7 +156,7 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         Action::Post { channel, text } => {
             let channel = non_empty(channel.render(&facts), "channel")?;
             let posted = ctx
-                .slack
+                .slack()
                 .post_message(&channel, &text.render(&facts), None)
                 .await?;
             Ok(no_patch(
@@ -144,9 +165,9 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         }
         Action::Dm { user, text } => {
             let user = non_empty(user.render(&facts), "user")?;
-            let dm = ctx.slack.open_dm(&user).await?;
+            let dm = ctx.slack().open_dm(&user).await?;
             let posted = ctx
-                .slack
+                .slack()
                 .post_message(&dm, &text.render(&facts), None)
                 .await?;
             Ok(no_patch(
@@ -155,8 +176,8 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         }
         Action::React { emoji } => {
             let c = conversation(ctx)?;
-            let ts = reaction_target(ctx.trigger, c);
-            ctx.slack.add_reaction(&c.channel, &ts, emoji).await?;
+            let ts = reaction_target(ctx.trigger(), c);
+            ctx.slack().add_reaction(&c.channel, &ts, emoji).await?;
             Ok(no_patch(
                 json!({ "channel": c.channel, "ts": ts, "emoji": emoji }),
             ))
@@ -167,17 +188,19 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
             Ok(StepOutcome {
                 output: patch_summary(set, &patch),
                 patch: Some(patch),
+                conversation: None,
             })
         }
+        Action::Code(code) => super::code::execute(code, ctx).await,
         Action::Page {
             group,
             channel,
             text,
         } => {
-            let group_id = ctx.groups.resolve(ctx.slack, group).await?;
+            let group_id = ctx.env.groups.resolve(ctx.slack(), group).await?;
             let channel = non_empty(channel.render(&facts), "channel")?;
             let message = format!("<!subteam^{group_id}> {}", text.render(&facts));
-            let posted = ctx.slack.post_message(&channel, &message, None).await?;
+            let posted = ctx.slack().post_message(&channel, &message, None).await?;
             Ok(no_patch(
                 json!({ "group": group_id, "channel": posted.channel, "ts": posted.ts }),
             ))

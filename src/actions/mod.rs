@@ -7,6 +7,7 @@
 //! Adding an action: add a variant to `automations::definition::ActionSpec` and to
 //! [`Action`], compile it in `automations::validate`, and execute it here in its own file.
 
+mod code;
 mod execute;
 mod patch;
 
@@ -44,6 +45,8 @@ pub enum Action {
     },
     /// Change conversation fields.
     SetFields(SetFields),
+    /// Run a TypeScript script in the sandbox.
+    Code(CodeAction),
     /// Mention a user group in a channel.
     Page {
         /// User group id (`S…`) or handle without `@`.
@@ -53,6 +56,15 @@ pub enum Action {
         /// Message text; `{{group}}` is not a fact, the mention is prepended.
         text: Template,
     },
+}
+
+/// The `code` action: a transpiled script.
+#[derive(Debug, Clone)]
+pub struct CodeAction {
+    /// The script's file name, as written in the automation.
+    pub file: String,
+    /// Its JavaScript and line map.
+    pub compiled: std::sync::Arc<crate::script::transpile::Compiled>,
 }
 
 /// The `set_fields` action.
@@ -84,6 +96,7 @@ impl Action {
             Self::React { .. } => "react",
             Self::SetFields(_) => "set_fields",
             Self::Page { .. } => "page",
+            Self::Code(_) => "code",
         }
     }
 }

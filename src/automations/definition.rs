@@ -141,6 +141,11 @@ pub enum ActionSpec {
         /// Message text (a template); default: the title, priority and link.
         text: Option<String>,
     },
+    /// Run a TypeScript script (see `switchboard.d.ts` for what it can use).
+    Code {
+        /// The script file, relative to this automation file, e.g. `critical-to-jira.ts`.
+        file: String,
+    },
 }
 
 impl ActionSpec {
@@ -153,6 +158,7 @@ impl ActionSpec {
             Self::React { .. } => "react",
             Self::SetFields { .. } => "set_fields",
             Self::Page { .. } => "page",
+            Self::Code { .. } => "code",
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Automation, Diagnostic, compile};
+use super::{Automation, Diagnostic, DirScripts, compile};
 
 /// What loading a directory found.
 #[derive(Debug, Default)]
@@ -39,7 +39,7 @@ pub fn load_dir(dir: &Path) -> io::Result<LoadReport> {
                 continue;
             }
         };
-        match compile(&file, &source) {
+        match compile(&file, &source, &DirScripts::beside(&file)) {
             Ok(a) => report.automations.push(a),
             Err(mut errors) => {
                 report.errors.append(&mut errors);

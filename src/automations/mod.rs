@@ -8,13 +8,16 @@ pub mod diagnostic;
 mod load;
 mod registry;
 pub mod reload;
+mod scripts;
 mod validate;
 
 pub use diagnostic::Diagnostic;
 pub use load::{LoadReport, load_dir};
 pub use registry::{Registry, VersionedAutomation};
+pub use scripts::{DirScripts, ScriptFiles, StoredScripts};
 pub use validate::compile;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::actions::Action;
@@ -43,8 +46,27 @@ pub struct Automation {
     pub path: PathBuf,
     /// The file's text, stored with each version.
     pub source: String,
-    /// SHA-256 of the source: a new hash is a new version.
+    /// The scripts its `code` steps run: file name → TypeScript, stored with each version.
+    pub scripts: BTreeMap<String, String>,
+    /// SHA-256 of the source and the scripts: a new hash is a new version.
     pub content_hash: String,
+}
+
+/// The queue lane of runs whose automation has script steps.
+pub const SCRIPT_LANE: &str = "script";
+/// The queue lane of all other runs.
+pub const DEFAULT_LANE: &str = "default";
+
+impl Automation {
+    /// Which queue lane its runs wait in: runs with script steps are served by as many
+    /// workers as there are sandboxes, so they never hold up the other runs.
+    pub fn lane(&self) -> &'static str {
+        if self.actions.iter().any(|a| matches!(a, Action::Code(_))) {
+            SCRIPT_LANE
+        } else {
+            DEFAULT_LANE
+        }
+    }
 }
 
 /// The trigger part of an automation.

@@ -45,15 +45,15 @@ pub async fn reload(
         .collect();
     let mut installed = Vec::with_capacity(report.automations.len());
     for automation in report.automations {
-        let version = db::automations::record_version(
-            db.writer(),
-            &automation.id,
-            &automation.content_hash,
-            &automation.source,
-            &automation.path.display().to_string(),
-            clock.now_ms(),
-        )
-        .await?;
+        let path = automation.path.display().to_string();
+        let content = db::automations::VersionContent {
+            automation_id: &automation.id,
+            content_hash: &automation.content_hash,
+            source: &automation.source,
+            path: &path,
+            scripts: &automation.scripts,
+        };
+        let version = db::automations::record_version(db.writer(), content, clock.now_ms()).await?;
         if previous
             .get(&automation.id)
             .is_none_or(|p| p.version != version)

@@ -4,7 +4,9 @@
 //! hold for the trigger, bad regexes, template placeholders, actions that need a
 //! conversation on a trigger without one.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use regex::Regex;
 use sha2::{Digest, Sha256};
@@ -13,16 +15,22 @@ use toml::de::DeTable;
 use super::condition::{ConditionSpec, OpSpec};
 use super::definition::{ActionSpec, DefinitionSpec, TriggerSpec};
 use super::diagnostic::{Diagnostic, Locator, Seg, path};
-use super::{Automation, TriggerRule};
-use crate::actions::{Action, SetFields};
+use super::{Automation, ScriptFiles, TriggerRule};
+use crate::actions::{Action, CodeAction, SetFields};
 use crate::conversations::{Field, Priority, Status};
 use crate::rules::facts::{Fact, fact_names};
 use crate::rules::filter::{Filter, Op};
+use crate::script::transpile::TranspileCache;
 use crate::template::Template;
 use crate::trigger::TriggerKind;
 
-/// Checks one automation file. `file` is used for the id (its stem) and in messages.
-pub fn compile(file: &Path, source: &str) -> Result<Automation, Vec<Diagnostic>> {
+/// Checks one automation file. `file` is used for the id (its stem) and in messages;
+/// the scripts of its `code` steps are read from `scripts`.
+pub fn compile(
+    file: &Path,
+    source: &str,
+    scripts: &dyn ScriptFiles,
+) -> Result<Automation, Vec<Diagnostic>> {
     let locator = Locator::new(file.to_path_buf(), source);
 
     let (_, syntax_errors) = DeTable::parse_recoverable(source);
@@ -38,6 +46,8 @@ pub fn compile(file: &Path, source: &str) -> Result<Automation, Vec<Diagnostic>>
     let mut checker = Checker {
         locator: &locator,
         errors: Vec::new(),
+        script_files: scripts,
+        scripts: BTreeMap::new(),
     };
     let automation = checker.automation(file, source, spec);
     match automation {
@@ -65,7 +75,12 @@ fn toml_error(
 struct Checker<'a> {
     locator: &'a Locator<'a>,
     errors: Vec<Diagnostic>,
+    script_files: &'a dyn ScriptFiles,
+    scripts: BTreeMap<String, String>,
 }
+
+/// Transpiled scripts, shared by every load and reload.
+static TRANSPILED: LazyLock<TranspileCache> = LazyLock::new(TranspileCache::default);
 
 impl Checker<'_> {
     fn error(&mut self, path: &[Seg], message: impl Into<String>) {
@@ -127,7 +142,8 @@ impl Checker<'_> {
             actions: actions?,
             path: file.to_path_buf(),
             source: source.to_owned(),
-            content_hash: hex::encode(Sha256::digest(source.as_bytes())),
+            content_hash: content_hash(source, &self.scripts),
+            scripts: std::mem::take(&mut self.scripts),
         })
     }
 
@@ -338,6 +354,7 @@ impl Checker<'_> {
                     remove_tags: remove_tags.clone(),
                 })
             }
+            ActionSpec::Code { file } => Action::Code(self.code(file, &at("file"))?),
             ActionSpec::Page {
                 group,
                 channel,
@@ -375,6 +392,43 @@ impl Checker<'_> {
         ok.then_some(template)
     }
 
+    /// Reads and transpiles a script; its errors point into the script file.
+    fn code(&mut self, file: &str, at: &[Seg]) -> Option<CodeAction> {
+        if !file.ends_with(".ts") {
+            self.error(
+                at,
+                format!("{file:?}: a code step runs a TypeScript file (`.ts`)"),
+            );
+            return None;
+        }
+        let source = match self.script_files.read(file) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(at, e);
+                return None;
+            }
+        };
+        let path = self.script_files.path(file);
+        match TRANSPILED.get(&path, &source) {
+            Ok(compiled) => {
+                self.scripts.insert(file.to_owned(), source);
+                Some(CodeAction {
+                    file: file.to_owned(),
+                    compiled,
+                })
+            }
+            Err(errors) => {
+                let script = Locator::new(path, &source);
+                self.errors.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| script.at_offset(e.offset, e.message)),
+                );
+                None
+            }
+        }
+    }
+
     fn group(&mut self, raw: &str, at: &[Seg]) -> Option<String> {
         let handle = raw.trim().trim_start_matches('@');
         let valid = !handle.is_empty()
@@ -391,6 +445,19 @@ impl Checker<'_> {
             None
         }
     }
+}
+
+/// One hash over the definition and every script it runs.
+fn content_hash(source: &str, scripts: &BTreeMap<String, String>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(source.as_bytes());
+    for (name, script) in scripts {
+        hash.update(b"\0");
+        hash.update(name.as_bytes());
+        hash.update(b"\0");
+        hash.update(script.as_bytes());
+    }
+    hex::encode(hash.finalize())
 }
 
 fn op_name(op: &OpSpec) -> &'static str {
@@ -438,10 +505,15 @@ fn value_problem(fact: Fact, value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::automations::StoredScripts;
 
     fn check(source: &str) -> Result<Automation, Vec<String>> {
-        compile(Path::new("automations/test-case.toml"), source)
-            .map_err(|errs| errs.iter().map(|d| d.to_string()).collect())
+        compile(
+            Path::new("automations/test-case.toml"),
+            source,
+            &StoredScripts::default(),
+        )
+        .map_err(|errs| errs.iter().map(|d| d.to_string()).collect())
     }
 
     #[test]
@@ -570,6 +642,7 @@ text = "Escalated by {{actor}}"
         let errors = compile(
             Path::new("automations/bad name.toml"),
             "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+            &StoredScripts::default(),
         )
         .unwrap_err();
         assert!(errors[0].message.contains("id"), "{errors:?}");

@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::automations::{compile, load_dir};
+use crate::automations::{DirScripts, compile, load_dir};
 
 pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let (ok, errors, files) = if path.is_file() {
         let source = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        match compile(path, &source) {
+        match compile(path, &source, &DirScripts::beside(path)) {
             Ok(_) => (1, vec![], 1),
             Err(errors) => (0, errors, 1),
         }

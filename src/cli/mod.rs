@@ -41,6 +41,18 @@ pub enum Command {
     Runs(RunsCommand),
     /// Print the JSON Schema of automation files.
     Schema,
+    /// Write switchboard.d.ts (and a tsconfig.json) for editing scripts with completion.
+    Types {
+        /// Where to write them; default: the automations directory.
+        dir: Option<PathBuf>,
+    },
+    /// Run scripts for a switchboard server over stdin/stdout (started by `serve`).
+    #[command(hide = true)]
+    Sandbox {
+        /// Memory scripts may use, in MiB, on top of the process's own.
+        #[arg(long, default_value_t = 256)]
+        memory_mb: u64,
+    },
 }
 
 /// `runs` subcommands.
@@ -99,5 +111,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::automations::definition::json_schema());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Types { dir } => {
+            let dir = dir.unwrap_or(config.automations_dir);
+            for path in crate::script::types::write_types(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            println!("scripts can now `import type {{ Context }} from \"./switchboard\";`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox { memory_mb } => Ok(crate::script::sandbox::main(memory_mb * 1024 * 1024)),
     }
 }

@@ -50,19 +50,21 @@ impl RunStatus {
     }
 }
 
-/// Queues a run for `trigger`; returns `None` if this (event, automation) already has one.
+/// Queues a run for `trigger` in `lane`; returns `None` if this (event, automation)
+/// already has one.
 pub async fn insert(
     conn: &mut AnyConnection,
     automation_id: &str,
     automation_version: i64,
+    lane: &str,
     trigger: &Trigger,
     now_ms: i64,
 ) -> sqlx::Result<Option<i64>> {
     let trigger_json = serde_json::to_string(trigger).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query_scalar(
         "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
-             conversation_id, depth, status, attempt, run_after, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8)
+             conversation_id, depth, status, attempt, run_after, created_at, lane)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8, $9)
          ON CONFLICT (event_id, automation_id) DO NOTHING
          RETURNING id",
     )
@@ -74,6 +76,7 @@ pub async fn insert(
     .bind(trigger.conversation_id)
     .bind(i64::from(trigger.depth))
     .bind(now_ms)
+    .bind(lane)
     .fetch_optional(conn)
     .await
 }
@@ -93,9 +96,10 @@ pub struct ClaimedRun {
     pub attempt: i64,
 }
 
-/// Leases the next queued run that is due, if any.
+/// Leases the next queued run of `lane` that is due, if any.
 pub async fn claim(
     db: &Db,
+    lane: &str,
     owner: &str,
     now_ms: i64,
     lease_until_ms: i64,
@@ -106,14 +110,14 @@ pub async fn claim(
         Backend::Postgres => {
             "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
                  attempt = attempt + 1, started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND run_after <= $3
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND lane = $4 AND run_after <= $3
                          ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
              RETURNING id, automation_id, automation_version, trigger_json, attempt"
         }
         Backend::Sqlite => {
             "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
                  attempt = attempt + 1, started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND run_after <= $3
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND lane = $4 AND run_after <= $3
                          ORDER BY run_after, id LIMIT 1)
              RETURNING id, automation_id, automation_version, trigger_json, attempt"
         }
@@ -122,6 +126,7 @@ pub async fn claim(
         .bind(owner)
         .bind(lease_until_ms)
         .bind(now_ms)
+        .bind(lane)
         .fetch_optional(db.writer())
         .await?;
     row.map(|r| claimed_from_row(&r)).transpose()
@@ -203,9 +208,9 @@ pub async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Puts a run back in the queue until `run_after_ms` (a retry, or a graceful shutdown).
+/// Puts a run back in the queue until `run_after_ms` (a retry).
 pub async fn requeue(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     run_id: i64,
     owner: &str,
     run_after_ms: i64,
@@ -220,7 +225,7 @@ pub async fn requeue(
     .bind(error)
     .bind(run_id)
     .bind(owner)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
 }

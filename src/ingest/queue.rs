@@ -42,8 +42,15 @@ pub async fn queue_runs(
     }
     let mut ids = Vec::with_capacity(matching.len());
     for a in matching {
-        if let Some(id) =
-            db::runs::insert(conn, &a.automation.id, a.version, trigger, now_ms).await?
+        if let Some(id) = db::runs::insert(
+            conn,
+            &a.automation.id,
+            a.version,
+            a.automation.lane(),
+            trigger,
+            now_ms,
+        )
+        .await?
         {
             ids.push(id);
         }

@@ -56,7 +56,12 @@ mod tests {
         let source = format!(
             "[trigger]\n{trigger}\n{filter}\n[[actions]]\ntype = \"post\"\nchannel = \"C9\"\ntext = \"x\"\n"
         );
-        compile(Path::new("t.toml"), &source).unwrap()
+        compile(
+            Path::new("t.toml"),
+            &source,
+            &crate::automations::StoredScripts::default(),
+        )
+        .unwrap()
     }
 
     fn conversation() -> Conversation {

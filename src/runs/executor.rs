@@ -1,22 +1,20 @@
 //! Executing one claimed run: its steps in order, skipping the ones the journal says
 //! are done, journaling each result before the next step starts.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use serde_json::Value;
-use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::RunEnv;
-use super::retry;
+use super::{changes, retry};
 use crate::actions::{self, StepContext, StepError, StepOutcome};
-use crate::automations::{Automation, compile};
-use crate::conversations::{Conversation, ConversationPatch};
+use crate::automations::{Automation, StoredScripts, compile};
+use crate::conversations::Conversation;
 use crate::db::{self, runs::ClaimedRun, runs::RunStatus, runs::StepRecord};
-use crate::ingest::queue_runs;
-use crate::trigger::{Trigger, TriggerEvent};
+use crate::script::pool::ConsoleLine;
 
 /// Executes `run` until it succeeds, fails, goes back to the queue, or the lease is lost.
 pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
@@ -35,8 +33,13 @@ pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
             run.id,
             lease_lost.clone(),
         )));
+        let mut journal = Journal {
+            env: &env,
+            run: &run,
+            lines: Vec::new(),
+        };
         let result = tokio::select! {
-            result = run_steps(&env, &run) => result,
+            result = run_steps(&mut journal) => result,
             () = lease_lost.cancelled() => {
                 tracing::warn!("lease lost (another worker owns the run now); stopping here");
                 return;
@@ -63,11 +66,43 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn run_steps(env: &RunEnv, run: &ClaimedRun) -> anyhow::Result<()> {
-    let now = env.clock.now_ms();
+/// Writes a run's progress: log lines wait in memory and go out with the next journal
+/// entry, in its transaction, so a step costs one commit.
+struct Journal<'a> {
+    env: &'a RunEnv,
+    run: &'a ClaimedRun,
+    lines: Vec<(i64, String, String)>,
+}
+
+impl Journal<'_> {
+    fn line(&mut self, level: &str, message: String) {
+        self.lines
+            .push((self.env.clock.now_ms(), level.to_owned(), message));
+    }
+
+    async fn flush_lines(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
+        for (at, level, message) in self.lines.drain(..) {
+            db::runs::log(conn, self.run.id, at, &level, &message).await?;
+        }
+        Ok(())
+    }
+
+    fn console(&mut self, step: usize, console: Vec<ConsoleLine>) {
+        for line in console {
+            self.lines.push((
+                line.at_ms,
+                line.level,
+                format!("step {step} console: {}", line.message),
+            ));
+        }
+    }
+}
+
+async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
+    let (env, run) = (journal.env, journal.run);
     let automation = match automation_version(env, run).await? {
         Ok(a) => a,
-        Err(reason) => return finish(env, run, RunStatus::Failed, Some(&reason)).await,
+        Err(reason) => return finish(journal, RunStatus::Failed, Some(&reason)).await,
     };
     let mut conversation = match run.trigger.conversation_id {
         Some(id) => {
@@ -76,39 +111,44 @@ async fn run_steps(env: &RunEnv, run: &ClaimedRun) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let journal = db::runs::steps(env.db.writer(), run.id).await?;
-    log(
-        env,
-        run.id,
-        "info",
-        &format!("attempt {} started", run.attempt),
-        now,
-    )
-    .await?;
+    let done = db::runs::steps(env.db.reader(), run.id).await?;
+    let mut outputs: Vec<Value> = vec![Value::Null; automation.actions.len()];
+    journal.line("info", format!("attempt {} started", run.attempt));
     tracing::info!(steps = automation.actions.len(), "run started");
 
     for (index, action) in automation.actions.iter().enumerate() {
-        let previous = journal.iter().find(|s| s.index == index as i64);
-        if previous.is_some_and(StepRecord::succeeded) {
+        let previous = done.iter().find(|s| s.index == index as i64);
+        if let Some(step) = previous.filter(|s| s.succeeded()) {
             tracing::debug!(step = index, "step already done (journal); skipping");
+            outputs[index] = step
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
             continue;
         }
-        let attempts = previous.map_or(0, |s| s.attempts) + 1;
+        let console = Mutex::new(Vec::new());
         let started_at = env.clock.now_ms();
         let ctx = StepContext {
-            slack: &env.slack,
-            trigger: &run.trigger,
+            env,
+            run,
+            step_index: index,
             conversation: conversation.as_ref(),
-            groups: &env.groups,
+            outputs: &outputs[..index],
+            console: &console,
         };
         let result = actions::execute(action, &ctx).await;
+        journal.console(
+            index,
+            console.into_inner().unwrap_or_else(|e| e.into_inner()),
+        );
         let mut step = StepRecord {
             index: index as i64,
             action: action.type_name().to_owned(),
             status: String::new(),
             output: None,
             error: None,
-            attempts,
+            attempts: previous.map_or(0, |s| s.attempts) + 1,
             started_at,
             finished_at: env.clock.now_ms(),
         };
@@ -116,13 +156,14 @@ async fn run_steps(env: &RunEnv, run: &ClaimedRun) -> anyhow::Result<()> {
             Ok(outcome) => {
                 step.status = "succeeded".into();
                 step.output = Some(outcome.output.to_string());
-                conversation = journal_success(env, run, &step, outcome, conversation).await?;
+                outputs[index] = outcome.output.clone();
+                conversation = journal_success(journal, &step, outcome, conversation).await?;
                 tracing::info!(step = index, action = action.type_name(), "step succeeded");
             }
-            Err(error) => return step_failed(env, run, step, error).await,
+            Err(error) => return step_failed(journal, step, error).await,
         }
     }
-    finish(env, run, RunStatus::Succeeded, None).await
+    finish(journal, RunStatus::Succeeded, None).await
 }
 
 /// The automation version the run matched, or why it cannot run.
@@ -147,7 +188,8 @@ async fn automation_version(
             run.automation_id, run.automation_version
         )));
     };
-    match compile(std::path::Path::new(&stored.path), &stored.source) {
+    let scripts = StoredScripts::new(stored.scripts);
+    match compile(std::path::Path::new(&stored.path), &stored.source, &scripts) {
         Ok(a) => {
             let a = Arc::new(a);
             env.registry.remember(run.automation_version, a.clone());
@@ -168,119 +210,74 @@ async fn automation_version(
 /// Journals a successful step, applying its conversation changes (and queuing the runs
 /// they trigger) in the same transaction. Returns the conversation as it now is.
 async fn journal_success(
-    env: &RunEnv,
-    run: &ClaimedRun,
+    journal: &mut Journal<'_>,
     step: &StepRecord,
     outcome: StepOutcome,
     conversation: Option<Conversation>,
 ) -> anyhow::Result<Option<Conversation>> {
+    let (env, run) = (journal.env, journal.run);
+    journal.line(
+        "info",
+        format!(
+            "step {} ({}) succeeded: {}",
+            step.index,
+            step.action,
+            summarize(&outcome.output)
+        ),
+    );
     let mut tx = env.db.writer().begin().await?;
     let conversation = match (&outcome.patch, conversation) {
-        (Some(patch), Some(c)) => Some(apply_patch(env, &mut tx, run, step.index, patch, c).await?),
-        (_, c) => c,
+        (Some(patch), Some(c)) => {
+            let cause = format!("run:{}/step:{}", run.id, step.index);
+            Some(changes::apply_patch(env, &mut tx, run, &cause, patch, c).await?)
+        }
+        (_, c) => outcome.conversation.or(c),
     };
     db::runs::record_step(&mut tx, run.id, step).await?;
-    let line = format!(
-        "step {} ({}) succeeded: {}",
-        step.index,
-        step.action,
-        summarize(&outcome.output)
-    );
-    db::runs::log(&mut tx, run.id, step.finished_at, "info", &line).await?;
+    journal.flush_lines(&mut tx).await?;
     tx.commit().await?;
     Ok(conversation)
 }
 
-async fn apply_patch(
-    env: &RunEnv,
-    conn: &mut AnyConnection,
-    run: &ClaimedRun,
-    step_index: i64,
-    patch: &ConversationPatch,
-    stale: Conversation,
-) -> anyhow::Result<Conversation> {
-    // Read the conversation again inside the transaction: another run may have changed it.
-    let mut current = db::conversations::get(conn, stale.id)
-        .await?
-        .unwrap_or(stale);
-    let changes = patch.apply(&mut current);
-    if changes.is_empty() {
-        return Ok(current);
-    }
-    let now = env.clock.now_ms();
-    let cause = format!("run:{}/step:{}", run.id, step_index);
-    db::conversations::save_changes(
-        conn,
-        &current,
-        &changes,
-        db::conversations::ChangeCause {
-            cause: &cause,
-            actor: None,
-            at_ms: now,
-        },
-    )
-    .await?;
-    let trigger = Trigger {
-        event_id: cause,
-        team_id: run.trigger.team_id.clone(),
-        actor: None,
-        conversation_id: Some(current.id),
-        depth: run.trigger.depth + 1,
-        event: TriggerEvent::ConversationUpdated { changes },
-    };
-    let automations = env.registry.current();
-    let queued = queue_runs(
-        conn,
-        &automations,
-        &trigger,
-        Some(&current),
-        env.config.max_depth,
-        now,
-    )
-    .await?;
-    if !queued.is_empty() {
-        tracing::info!(runs = ?queued, "conversation_updated queued more runs");
-        env.wake.notify_waiters();
-    }
-    Ok(current)
-}
-
 async fn step_failed(
-    env: &RunEnv,
-    run: &ClaimedRun,
+    journal: &mut Journal<'_>,
     mut step: StepRecord,
     error: StepError,
 ) -> anyhow::Result<()> {
+    let (env, run) = (journal.env, journal.run);
     step.status = "failed".into();
     step.error = Some(error.to_string());
     let attempts_left = run.attempt < i64::from(env.config.max_attempts);
-    let mut tx = env.db.writer().begin().await?;
-    db::runs::record_step(&mut tx, run.id, &step).await?;
     match &error {
         StepError::Transient { retry_after, .. } if attempts_left => {
             let attempt = u32::try_from(run.attempt).unwrap_or(u32::MAX);
             let wait = retry::delay(env.config.retry_base, attempt, *retry_after);
-            let line = format!(
-                "step {} ({}) failed temporarily: {error}; retrying in {:.1}s (attempt {} of {})",
-                step.index,
-                step.action,
-                wait.as_secs_f32(),
-                run.attempt + 1,
-                env.config.max_attempts
+            journal.line(
+                "warn",
+                format!(
+                    "step {} ({}) failed temporarily: {error}; retrying in {:.1}s (attempt {} of {})",
+                    step.index,
+                    step.action,
+                    wait.as_secs_f32(),
+                    run.attempt + 1,
+                    env.config.max_attempts
+                ),
             );
-            db::runs::log(&mut tx, run.id, step.finished_at, "warn", &line).await?;
-            tx.commit().await?;
-            tracing::warn!(step = step.index, error = %error, retry_in_ms = wait.as_millis() as u64, "step failed temporarily; run requeued");
             let run_after =
                 env.clock.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+            let mut tx = env.db.writer().begin().await?;
+            db::runs::record_step(&mut tx, run.id, &step).await?;
+            journal.flush_lines(&mut tx).await?;
             db::runs::requeue(
-                env.db.writer(),
+                &mut tx,
                 run.id,
                 &env.owner,
                 run_after,
                 Some(&error.to_string()),
             )
             .await?;
+            tx.commit().await?;
+            tracing::warn!(step = step.index, error = %error, retry_in_ms = wait.as_millis() as u64, "step failed temporarily; run requeued");
             Ok(())
         }
         _ => {
@@ -291,21 +288,29 @@ async fn step_failed(
                 StepError::Permanent(_) => error.to_string(),
             };
             let line = format!("step {} ({}) failed: {why}", step.index, step.action);
-            db::runs::log(&mut tx, run.id, step.finished_at, "error", &line).await?;
+            let mut tx = env.db.writer().begin().await?;
+            db::runs::record_step(&mut tx, run.id, &step).await?;
             tx.commit().await?;
             tracing::error!(step = step.index, error = %why, "step failed; run failed");
-            finish(env, run, RunStatus::Failed, Some(&line)).await
+            finish(journal, RunStatus::Failed, Some(&line)).await
         }
     }
 }
 
 async fn finish(
-    env: &RunEnv,
-    run: &ClaimedRun,
+    journal: &mut Journal<'_>,
     status: RunStatus,
     error: Option<&str>,
 ) -> anyhow::Result<()> {
+    let (env, run) = (journal.env, journal.run);
     let now = env.clock.now_ms();
+    if let Some(e) = error {
+        journal.line("error", e.to_owned());
+    }
+    journal.line(
+        if error.is_some() { "error" } else { "info" },
+        format!("run {}", status.as_str()),
+    );
     let mut tx = env.db.writer().begin().await?;
     if !db::runs::finish(&mut tx, run.id, &env.owner, status, error, now).await? {
         tracing::warn!(
@@ -313,25 +318,12 @@ async fn finish(
         );
         return Ok(());
     }
-    db::runs::log(
-        &mut tx,
-        run.id,
-        now,
-        if error.is_some() { "error" } else { "info" },
-        &format!("run {}", status.as_str()),
-    )
-    .await?;
+    journal.flush_lines(&mut tx).await?;
     tx.commit().await?;
     match error {
         None => tracing::info!(status = status.as_str(), "run finished"),
         Some(e) => tracing::error!(status = status.as_str(), error = e, "run finished"),
     }
-    Ok(())
-}
-
-async fn log(env: &RunEnv, run_id: i64, level: &str, message: &str, at: i64) -> anyhow::Result<()> {
-    let mut conn = env.db.writer().acquire().await?;
-    db::runs::log(&mut conn, run_id, at, level, message).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 //!                      └──▶ waiting ──resume──▶ queued   (for steps that pause)
 //! ```
 
+pub mod changes;
 mod executor;
 mod lease;
 pub mod retry;
@@ -25,11 +26,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::actions::GroupCache;
-use crate::automations::Registry;
+use crate::automations::{DEFAULT_LANE, Registry, SCRIPT_LANE};
 use crate::clock::Clock;
 use crate::config::RunsConfig;
 use crate::db::{self, Db};
+use crate::integrations::Integrations;
+use crate::script::fetch::Fetcher;
+use crate::script::pool::SandboxPool;
 use crate::slack::SlackClient;
+use crate::workspace::Workspaces;
 
 /// What executing runs needs.
 #[derive(Debug)]
@@ -50,15 +55,46 @@ pub struct RunEnv {
     pub owner: String,
     /// Notified when runs are queued.
     pub wake: Arc<Notify>,
+    /// Sandbox processes for `code` steps.
+    pub sandbox: Arc<SandboxPool>,
+    /// `http.fetch` for scripts.
+    pub fetcher: Fetcher,
+    /// Jira, Okta, Google.
+    pub integrations: Integrations,
+    /// Workspace details for `ctx.workspace`.
+    pub workspaces: Arc<Workspaces>,
 }
 
 /// How long shutdown waits for runs in flight before putting them back in the queue.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs the claimer and the reaper until `stop`, then drains.
+/// Runs the claimers (one per lane) and the reaper until `stop`, then drains.
 pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
     let reaper = tokio::spawn(lease::reap_expired(env.clone(), stop.clone()));
-    let slots = Arc::new(Semaphore::new(env.config.workers.max(1)));
+    let scripts = env.sandbox.capacity();
+    let (default_runs, script_runs) = tokio::join!(
+        claim_loop(
+            env.clone(),
+            DEFAULT_LANE,
+            env.config.workers.max(1),
+            stop.clone()
+        ),
+        claim_loop(env.clone(), SCRIPT_LANE, scripts, stop.clone()),
+    );
+    reaper.abort();
+    drain(&env, default_runs).await;
+    drain(&env, script_runs).await;
+}
+
+/// Claims runs of `lane` while fewer than `slots` of them execute; returns the runs in
+/// flight when `stop` comes.
+async fn claim_loop(
+    env: Arc<RunEnv>,
+    lane: &'static str,
+    slots: usize,
+    stop: CancellationToken,
+) -> JoinSet<()> {
+    let slots = Arc::new(Semaphore::new(slots));
     let mut running = JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -71,7 +107,7 @@ pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
         notified.as_mut().enable();
         let now = env.clock.now_ms();
         let lease_until = now + env.config.lease.as_millis() as i64;
-        match db::runs::claim(&env.db, &env.owner, now, lease_until).await {
+        match db::runs::claim(&env.db, lane, &env.owner, now, lease_until).await {
             Ok(Some(run)) => {
                 let env = env.clone();
                 running.spawn(async move {
@@ -98,14 +134,13 @@ pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
             }
             Err(e) => {
                 drop(permit);
-                tracing::error!(error = %e, "could not claim runs; trying again in a second");
+                tracing::error!(error = %e, lane, "could not claim runs; trying again in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
         while running.try_join_next().is_some() {}
     }
-    reaper.abort();
-    drain(&env, running).await;
+    running
 }
 
 async fn drain(env: &RunEnv, mut running: JoinSet<()>) {

@@ -7,4 +7,6 @@ mod check;
 mod conversations;
 mod escalation;
 mod reload;
+mod sandbox;
+mod scripts;
 mod signature;

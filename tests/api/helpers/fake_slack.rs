@@ -280,6 +280,16 @@ fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
         "conversations.open" => {
             json!({ "ok": true, "channel": { "id": format!("D{}", arg("users")) } })
         }
+        "users.info" => json!({
+            "ok": true,
+            "user": { "id": arg("user"), "team_id": TEAM_ID, "name": "ada", "real_name": "Ada Lovelace",
+                      "profile": { "email": "ada@acme.example", "title": "Engineer", "real_name": "Ada Lovelace" } }
+        }),
+        "users.lookupByEmail" if arg("email").ends_with("@acme.example") => json!({
+            "ok": true,
+            "user": { "id": "U0ADA00001", "team_id": TEAM_ID, "name": "ada", "profile": { "email": arg("email") } }
+        }),
+        "users.lookupByEmail" => json!({ "ok": false, "error": "users_not_found" }),
         "usergroups.list" => json!({
             "ok": true,
             "usergroups": [

@@ -3,6 +3,7 @@
 pub mod database;
 pub mod events;
 pub mod fake_slack;
+pub mod fake_vendors;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +19,7 @@ use switchboard::db::runs::{self, RunQuery, RunRecord};
 
 pub use database::{Backend, TestDatabase};
 pub use fake_slack::FakeSlack;
+pub use fake_vendors::FakeVendors;
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
 
@@ -52,6 +54,7 @@ macro_rules! on_both_backends {
 pub struct TestAppBuilder {
     backend: Backend,
     automations: Vec<(String, String)>,
+    files: Vec<(String, String)>,
     env: HashMap<String, String>,
     clock: Arc<dyn Clock>,
 }
@@ -64,6 +67,7 @@ pub fn app(backend: Backend) -> TestAppBuilder {
     TestAppBuilder {
         backend,
         automations: Vec::new(),
+        files: Vec::new(),
         env: HashMap::new(),
         clock: Arc::new(SystemClock),
     }
@@ -84,10 +88,47 @@ impl TestAppBuilder {
         self
     }
 
-    /// Adds a shipped example automation.
+    /// Adds a shipped example automation, with the scripts it runs.
     pub fn example(self, name: &str) -> Self {
+        self.example_with(name, &[])
+    }
+
+    /// Adds a shipped example with text replaced in it and in its scripts.
+    pub fn example_with(mut self, name: &str, replace: &[(&str, &str)]) -> Self {
+        let edit = |mut text: String| {
+            for (from, to) in replace {
+                text = text.replace(from, to);
+            }
+            text
+        };
         let text = example(name);
-        self.automation(name, &text)
+        for line in text.lines() {
+            if let Some(file) = line
+                .trim()
+                .strip_prefix("file = \"")
+                .and_then(|r| r.strip_suffix('"'))
+            {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("automations")
+                    .join(file);
+                let script = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                self.files.push((file.to_owned(), edit(script)));
+            }
+        }
+        self.automation(name, &edit(text))
+    }
+
+    /// Adds a file (a script) to the automations directory.
+    pub fn file(mut self, name: &str, text: &str) -> Self {
+        self.files.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// Points the integrations at `vendors`.
+    pub fn vendors(mut self, vendors: &FakeVendors) -> Self {
+        self.env.extend(vendors.env());
+        self
     }
 
     /// Sets a configuration variable.
@@ -108,6 +149,9 @@ impl TestAppBuilder {
         for (id, text) in &self.automations {
             std::fs::write(automations.path().join(format!("{id}.toml")), text).unwrap();
         }
+        for (name, text) in &self.files {
+            std::fs::write(automations.path().join(name), text).unwrap();
+        }
         let mut env: HashMap<String, String> = [
             ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
             ("SLACK_BOT_TOKEN", fake_slack::TOKEN.to_owned()),
@@ -123,6 +167,11 @@ impl TestAppBuilder {
             ("SWITCHBOARD_RETRY_BASE_MS", "100".to_owned()),
             ("SWITCHBOARD_LEASE_SECONDS", "3".to_owned()),
             ("SWITCHBOARD_SLACK_TIMEOUT_SECONDS", "2".to_owned()),
+            (
+                "SWITCHBOARD_SANDBOX_BINARY",
+                env!("CARGO_BIN_EXE_switchboard").to_owned(),
+            ),
+            ("SWITCHBOARD_SCRIPT_PROCESSES", "2".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -10,6 +10,16 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+mod env;
+mod file;
+mod scripts;
+
+use env::{Env, invalid, parse_base_url, split_list};
+use file::{FileConfig, read_file};
+pub use scripts::ScriptConfig;
+
+use crate::integrations::IntegrationsConfig;
+
 /// A string that never prints: configuration values such as tokens.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretString(String);
@@ -53,6 +63,12 @@ pub struct Config {
     pub support: SupportConfig,
     /// Run queue and workers.
     pub runs: RunsConfig,
+    /// TypeScript actions: sandbox limits and `http.fetch`.
+    pub script: ScriptConfig,
+    /// Jira, Okta and Google: where they are.
+    pub integrations: IntegrationsConfig,
+    /// Integration credentials by name (until the secrets store holds them).
+    pub credentials: HashMap<String, SecretString>,
 }
 
 /// Slack app settings.
@@ -154,60 +170,6 @@ pub enum ConfigError {
     File { path: PathBuf, reason: String },
 }
 
-/// The optional TOML file; every key is optional and overridden by the environment.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<String>,
-    automations: Option<PathBuf>,
-    #[serde(default)]
-    slack: FileSlack,
-    #[serde(default)]
-    database: FileDatabase,
-    #[serde(default)]
-    support: FileSupport,
-    #[serde(default)]
-    runs: FileRuns,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSlack {
-    signing_secret: Option<SecretString>,
-    bot_token: Option<SecretString>,
-    api_url: Option<String>,
-    rate_limits: Option<bool>,
-    timeout_seconds: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileDatabase {
-    url: Option<String>,
-    sqlite_sync: Option<SqliteSync>,
-    max_connections: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSupport {
-    channels: Option<Vec<String>>,
-    #[serde(default)]
-    customers: HashMap<String, String>,
-    default_ticket_type: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileRuns {
-    workers: Option<usize>,
-    lease_seconds: Option<u64>,
-    max_attempts: Option<u32>,
-    max_depth: Option<u32>,
-    poll_interval_ms: Option<u64>,
-    retry_base_ms: Option<u64>,
-}
-
 /// The default SQLite database: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 /// Slack's Web API.
@@ -255,7 +217,7 @@ impl Config {
             .get("SLACK_API_URL")
             .or(f.slack.api_url)
             .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into());
-        let api_url = parse_api_url(&api_url_raw)?;
+        let api_url = parse_base_url(&api_url_raw, "SLACK_API_URL", "slack.api_url")?;
         let slack = SlackConfig {
             signing_secret: env
                 .get("SLACK_SIGNING_SECRET")
@@ -376,6 +338,8 @@ impl Config {
             ),
         };
 
+        let script = scripts::script_config(&f.script, &f.http, env)?;
+        let (integrations, credentials) = scripts::integrations(&f.integrations, env)?;
         Ok(Config {
             listen,
             automations_dir,
@@ -383,6 +347,9 @@ impl Config {
             database,
             support,
             runs,
+            script,
+            integrations,
+            credentials,
         })
     }
 
@@ -405,73 +372,6 @@ impl Config {
             key: "slack.bot_token",
             hint: "install the app to your workspace and copy the xoxb- token from OAuth & Permissions",
         })
-    }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        path: path.into(),
-        reason: e.to_string(),
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        path: path.into(),
-        reason: e.to_string(),
-    })
-}
-
-fn parse_api_url(raw: &str) -> Result<Url, ConfigError> {
-    let mut url = Url::parse(raw)
-        .map_err(|e| invalid("SLACK_API_URL", "slack.api_url", format!("{raw:?}: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(
-            "SLACK_API_URL",
-            "slack.api_url",
-            format!("{raw:?}: expected an http(s) URL"),
-        ));
-    }
-    // Method names are joined onto the base, which therefore must end in a slash.
-    if !url.path().ends_with('/') {
-        url.set_path(&format!("{}/", url.path()));
-    }
-    Ok(url)
-}
-
-fn split_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-fn invalid(env: &'static str, key: &'static str, reason: String) -> ConfigError {
-    ConfigError::Invalid { env, key, reason }
-}
-
-/// Environment lookups with typed parsing and errors naming the variable.
-struct Env<'a>(&'a HashMap<String, String>);
-
-impl Env<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.trim().is_empty()).cloned()
-    }
-
-    fn parse<T: std::str::FromStr>(
-        &self,
-        env: &'static str,
-        key: &'static str,
-    ) -> Result<Option<T>, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        self.get(env)
-            .map(|v| {
-                v.trim()
-                    .parse()
-                    .map_err(|e| invalid(env, key, format!("{v:?}: {e}")))
-            })
-            .transpose()
     }
 }
 

@@ -1,0 +1,234 @@
+// switchboard's host API for TypeScript actions.
+//
+// Written by `switchboard types`. Put it next to your scripts (or anywhere your
+// tsconfig.json includes) and editors autocomplete everything below:
+//
+//   { "compilerOptions": { "target": "es2022", "module": "es2022", "strict": true, "noEmit": true } }
+//
+// A script is one file whose default export is the step:
+//
+//   import type { Context } from "./switchboard";
+//   export default async function (ctx: Context) {
+//     await slack.reply(`Looking into ${ctx.conversation?.title}`);
+//     return { ok: true };
+//   }
+//
+// Its return value (JSON) is the step's output, visible to later steps as ctx.steps[i]
+// and in `switchboard runs show`. A thrown error fails the step with its message and
+// line; throw a RetryableError to have the run retried later. Scripts run in a fresh
+// sandbox with limits on time, memory, recursion, output and calls; there is no file
+// system, environment, network or timer except what this file declares.
+
+/** JSON values, as scripts receive and return them. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export type Status = "open" | "pending" | "resolved" | "closed";
+export type Priority = "low" | "medium" | "high" | "critical";
+
+/** A tracked support conversation (a Slack thread). */
+export interface Conversation {
+  readonly id: number;
+  readonly channel: string;
+  readonly threadTs: string;
+  readonly requester: string;
+  readonly customer: string | null;
+  readonly title: string;
+  readonly status: Status;
+  readonly priority: Priority;
+  readonly ticketType: string;
+  readonly assignee: string | null;
+  readonly tags: string[];
+  readonly permalink: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /**
+   * Changes fields, exactly like the `set_fields` action: the change is recorded and
+   * triggers `conversation_updated`. Resolves to the conversation as it now is (this
+   * object is updated too). `assignee: null` unassigns.
+   */
+  update(changes: ConversationChanges): Promise<Conversation>;
+}
+
+export interface ConversationChanges {
+  status?: Status;
+  priority?: Priority;
+  ticketType?: string;
+  assignee?: string | null;
+  /** Replaces all tags. */
+  tags?: string[];
+  addTags?: string[];
+  removeTags?: string[];
+}
+
+export interface SlackMessage {
+  readonly channel: string;
+  readonly ts: string;
+  readonly threadTs: string | null;
+  readonly user: string;
+  readonly text: string;
+}
+
+export interface FieldChange {
+  readonly field: "status" | "priority" | "ticket_type" | "assignee" | "tags";
+  readonly before: Json;
+  readonly after: Json;
+}
+
+export interface JoinedUser {
+  readonly id: string;
+  readonly name: string;
+  readonly realName: string | null;
+  readonly email: string | null;
+  readonly title: string | null;
+  readonly isBot: boolean;
+}
+
+/** What started the run. */
+export type Trigger = TriggerBase &
+  (
+    | { readonly kind: "conversation_created"; readonly message: SlackMessage }
+    | { readonly kind: "message_received"; readonly message: SlackMessage }
+    | { readonly kind: "reaction_added"; readonly emoji: string; readonly messageTs: string }
+    | { readonly kind: "conversation_updated"; readonly changes: FieldChange[] }
+    | { readonly kind: "user_joined"; readonly user: JoinedUser }
+  );
+
+export interface TriggerBase {
+  readonly eventId: string;
+  /** The person whose action caused the trigger; null when an automation did. */
+  readonly actor: string | null;
+  /** How many automation steps led here (0 for a person's action). */
+  readonly depth: number;
+}
+
+export interface Context {
+  readonly trigger: Trigger;
+  /** The conversation, for triggers about one (null for user_joined). */
+  readonly conversation: Conversation | null;
+  readonly workspace: { readonly teamId: string; readonly name: string; readonly url: string; readonly botUserId: string } | null;
+  readonly run: { readonly id: number; readonly automation: string; readonly version: number; readonly attempt: number; readonly step: number };
+  /** Inputs of a manual run. */
+  readonly inputs: { readonly [name: string]: Json };
+  /** Outputs of the earlier steps of this run, by position (null for steps that output nothing). */
+  readonly steps: readonly Json[];
+}
+
+export interface MessageOptions {
+  /** Block Kit blocks; `text` is then the notification fallback. */
+  blocks?: Json[];
+}
+
+export interface PostedMessage {
+  readonly channel: string;
+  readonly ts: string;
+}
+
+export interface FetchInit {
+  method?: string;
+  headers?: { [name: string]: string };
+  /** A string is sent as is; anything else as JSON (with Content-Type: application/json). */
+  body?: string | Json;
+  /** At most the server's http.timeout_seconds. */
+  timeoutMs?: number;
+}
+
+export interface FetchResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly headers: {
+    get(name: string): string | null;
+    has(name: string): boolean;
+    entries(): [string, string][];
+  };
+  text(): Promise<string>;
+  json(): Promise<any>;
+}
+
+export interface JiraIssue {
+  /** Project key, e.g. "OPS". */
+  project: string;
+  summary: string;
+  /** Issue type name; default "Task". */
+  issueType?: string;
+  /** Plain text; each line becomes a paragraph. */
+  description?: string;
+  labels?: string[];
+  /** Priority name, e.g. "Highest". */
+  priority?: string;
+  /** More fields, as Jira's API takes them (custom fields). */
+  fields?: { [name: string]: Json };
+}
+
+declare global {
+  /** Console output goes to the run's log (`switchboard runs show`). */
+  const console: {
+    log(...values: unknown[]): void;
+    info(...values: unknown[]): void;
+    debug(...values: unknown[]): void;
+    warn(...values: unknown[]): void;
+    error(...values: unknown[]): void;
+  };
+
+  const slack: {
+    /** Replies in the conversation's thread; `broadcast` also sends it to the channel. */
+    reply(text: string, options?: MessageOptions & { broadcast?: boolean }): Promise<PostedMessage>;
+    /** Posts to a channel (id or #name), optionally in a thread. */
+    postMessage(channel: string, text: string, options?: MessageOptions & { threadTs?: string }): Promise<PostedMessage>;
+    /** Sends a direct message to a user. */
+    dm(user: string, text: string, options?: MessageOptions): Promise<PostedMessage>;
+    /** Adds a reaction: to the message that triggered (or the thread's first), or to `channel`/`ts`. */
+    react(emoji: string, options?: { channel: string; ts: string }): Promise<{ channel: string; ts: string; emoji: string }>;
+    /** `users.info`: the user object. */
+    usersInfo(user: string): Promise<any>;
+    /** `users.lookupByEmail`: the user object, or null when nobody has that e-mail. */
+    lookupUserByEmail(email: string): Promise<any | null>;
+    /** Any Web API method, with the bot token; resolves to Slack's whole answer. */
+    call(method: string, args?: { [name: string]: Json }): Promise<any>;
+  };
+
+  const http: {
+    /**
+     * Like the web's fetch. Only public addresses are reachable (unless the operator
+     * allows more); the response body is size-limited.
+     */
+    fetch(url: string, init?: FetchInit): Promise<FetchResponse>;
+  };
+
+  const jira: {
+    /** Creates an issue (Jira Cloud REST v3). */
+    createIssue(issue: JiraIssue): Promise<{ id: string; key: string; url: string }>;
+  };
+
+  const okta: {
+    /** A user by id or login (e-mail). */
+    getUser(idOrLogin: string): Promise<any>;
+    /** Resets the password; by default Okta e-mails the user a reset link. */
+    resetPassword(
+      idOrLogin: string,
+      options?: { sendEmail?: boolean; revokeSessions?: boolean },
+    ): Promise<{ userId: string; emailSent: boolean; resetPasswordUrl: string | null }>;
+  };
+
+  const google: {
+    readonly groups: {
+      /** Adds a member to a Google group (already a member is fine). */
+      addMember(
+        group: string,
+        email: string,
+        options?: { role?: "MEMBER" | "MANAGER" | "OWNER" },
+      ): Promise<{ email: string; role: string; alreadyMember: boolean }>;
+    };
+  };
+
+  /** Waits, at most 10 s per call (and within the run's time limit). */
+  function sleep(ms: number): Promise<void>;
+
+  /** Throw it to have the run retried later (with backoff, or after `retryAfterSeconds`). */
+  class RetryableError extends Error {
+    constructor(message: string, options?: { retryAfterSeconds?: number });
+    readonly retryAfterSeconds: number | undefined;
+  }
+}

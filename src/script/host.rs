@@ -1,0 +1,571 @@
+//! The host API's implementation: every function a script can call arrives here by
+//! name, is checked (argument types, limits, the address policy), and is carried out
+//! with switchboard's own clients. Transient failures of idempotent calls are retried
+//! here, so scripts need no retry loops of their own.
+//!
+//! Adding a host function: a line in the prelude (`prelude.js`), its declaration in
+//! `switchboard.d.ts`, its name in [`HOST_FUNCTIONS`], and its arm in
+//! [`ScriptHost::dispatch`]. A test checks that the four agree.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+use super::context;
+use super::fetch::{FetchError, FetchRequest};
+use super::pool::HostHandler;
+use super::protocol::HostResult;
+use crate::conversations::{Conversation, ConversationPatch, Priority, Status};
+use crate::db::runs::ClaimedRun;
+use crate::integrations::{GroupMember, IntegrationError, IssueRequest};
+use crate::runs::{RunEnv, changes};
+use crate::slack::SlackError;
+use crate::slack::client::object;
+use crate::trigger::TriggerEvent;
+
+/// Every host function, as the prelude calls them.
+pub const HOST_FUNCTIONS: &[&str] = &[
+    "slack.reply",
+    "slack.postMessage",
+    "slack.dm",
+    "slack.react",
+    "slack.usersInfo",
+    "slack.lookupUserByEmail",
+    "slack.call",
+    "http.fetch",
+    "conversation.update",
+    "jira.createIssue",
+    "okta.getUser",
+    "okta.resetPassword",
+    "google.groups.addMember",
+    "sleep",
+];
+
+/// Longest single `sleep()`.
+const MAX_SLEEP: Duration = Duration::from_secs(10);
+/// Attempts of an idempotent call that fails transiently.
+const ATTEMPTS: u32 = 3;
+
+/// Answers the host calls of one script step.
+pub struct ScriptHost<'a> {
+    env: &'a RunEnv,
+    run: &'a ClaimedRun,
+    step: usize,
+    conversation: Mutex<Option<Conversation>>,
+    changed: Mutex<bool>,
+    updates: AtomicU32,
+}
+
+type Outcome = Result<Value, HostResult>;
+
+impl<'a> ScriptHost<'a> {
+    /// A host for step `step` of `run`.
+    pub fn new(
+        env: &'a RunEnv,
+        run: &'a ClaimedRun,
+        step: usize,
+        conversation: Option<&Conversation>,
+    ) -> Self {
+        Self {
+            env,
+            run,
+            step,
+            conversation: Mutex::new(conversation.cloned()),
+            changed: Mutex::new(false),
+            updates: AtomicU32::new(0),
+        }
+    }
+
+    /// The conversation as the script left it, if the script changed it.
+    pub fn changed_conversation(&self) -> Option<Conversation> {
+        if *self.changed.lock().unwrap_or_else(|e| e.into_inner()) {
+            self.current_conversation()
+        } else {
+            None
+        }
+    }
+
+    fn current_conversation(&self) -> Option<Conversation> {
+        self.conversation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn dispatch(&self, name: &str, args: Value) -> Outcome {
+        let args = Args {
+            function: name,
+            value: args,
+        };
+        match name {
+            "slack.reply" => {
+                let c = self.need_conversation(name)?;
+                let mut call = args.message_fields()?;
+                call.insert("channel".into(), c.channel.clone().into());
+                call.insert("thread_ts".into(), c.thread_ts.clone().into());
+                if args.opt_bool("broadcast")?.unwrap_or(false) {
+                    call.insert("reply_broadcast".into(), true.into());
+                }
+                self.post(call).await
+            }
+            "slack.postMessage" => {
+                let mut call = args.message_fields()?;
+                call.insert("channel".into(), args.str("channel")?.into());
+                if let Some(ts) = args.opt_str("threadTs")? {
+                    call.insert("thread_ts".into(), ts.into());
+                }
+                self.post(call).await
+            }
+            "slack.dm" => {
+                let user = args.str("user")?;
+                let call = args.message_fields()?;
+                let dm = self
+                    .slack_retrying(|| self.env.slack.open_dm(&user))
+                    .await?;
+                let mut call = call;
+                call.insert("channel".into(), dm.into());
+                self.post(call).await
+            }
+            "slack.react" => {
+                let emoji = args.str("emoji")?.trim_matches(':').to_owned();
+                let (channel, ts) = match (args.opt_str("channel")?, args.opt_str("ts")?) {
+                    (Some(channel), Some(ts)) => (channel, ts),
+                    (None, None) => self.reaction_target(name)?,
+                    _ => return Err(type_error(name, "give both `channel` and `ts`, or neither")),
+                };
+                self.slack_retrying(|| self.env.slack.add_reaction(&channel, &ts, &emoji))
+                    .await?;
+                Ok(json!({ "channel": channel, "ts": ts, "emoji": emoji }))
+            }
+            "slack.usersInfo" => {
+                let call = object(json!({ "user": args.str("user")? }));
+                let body = self
+                    .slack_retrying(|| self.env.slack.call("users.info", &call))
+                    .await?;
+                Ok(body.get("user").cloned().unwrap_or(Value::Null))
+            }
+            "slack.lookupUserByEmail" => {
+                let call = object(json!({ "email": args.str("email")? }));
+                let found = self
+                    .slack_retrying(|| self.env.slack.call("users.lookupByEmail", &call))
+                    .await;
+                match found {
+                    Ok(body) => Ok(body.get("user").cloned().unwrap_or(Value::Null)),
+                    Err(e) if e.message.contains("users_not_found") => Ok(Value::Null),
+                    Err(e) => Err(e),
+                }
+            }
+            "slack.call" => {
+                let method = args.str("method")?;
+                let call_args = match args.value.get("args") {
+                    Some(Value::Object(m)) => m.clone(),
+                    None | Some(Value::Null) => Map::new(),
+                    Some(_) => return Err(type_error(name, "`args` must be an object")),
+                };
+                // A method that reads is safe to repeat; one that writes may not be.
+                let idempotent = [".list", ".info", ".history", ".replies", "lookupBy", ".get"]
+                    .iter()
+                    .any(|part| method.contains(part));
+                if idempotent {
+                    self.slack_retrying(|| self.env.slack.call(&method, &call_args))
+                        .await
+                } else {
+                    self.env
+                        .slack
+                        .call(&method, &call_args)
+                        .await
+                        .map_err(slack_failure)
+                }
+            }
+            "http.fetch" => self.fetch(&args).await,
+            "conversation.update" => self.update_conversation(&args).await,
+            "jira.createIssue" => {
+                let issue: IssueRequest = args.parse()?;
+                self.env
+                    .integrations
+                    .jira_create_issue(&issue)
+                    .await
+                    .map_err(integration_failure)
+            }
+            "okta.getUser" => {
+                let user = args.str("user")?;
+                retrying(
+                    || self.env.integrations.okta_get_user(&user),
+                    |e: &IntegrationError| e.retryable,
+                )
+                .await
+                .map_err(integration_failure)
+            }
+            "okta.resetPassword" => {
+                let user = args.str("user")?;
+                let send_email = args.opt_bool("sendEmail")?.unwrap_or(true);
+                let revoke = args.opt_bool("revokeSessions")?.unwrap_or(false);
+                self.env
+                    .integrations
+                    .okta_reset_password(&user, send_email, revoke)
+                    .await
+                    .map_err(integration_failure)
+            }
+            "google.groups.addMember" => {
+                let member: GroupMember = args.parse()?;
+                retrying(
+                    || self.env.integrations.google_add_member(&member),
+                    |e: &IntegrationError| e.retryable,
+                )
+                .await
+                .map_err(integration_failure)
+            }
+            "sleep" => {
+                let ms = args.opt_f64("ms")?.unwrap_or(0.0).max(0.0);
+                tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0).min(MAX_SLEEP)).await;
+                Ok(Value::Null)
+            }
+            other => Err(type_error(other, "is not a host function")),
+        }
+    }
+
+    fn need_conversation(&self, function: &str) -> Result<Conversation, HostResult> {
+        self.current_conversation().ok_or_else(|| {
+            type_error(
+                function,
+                "this run has no conversation (its trigger is not about one)",
+            )
+        })
+    }
+
+    /// The message `slack.react` reacts to by default.
+    fn reaction_target(&self, function: &str) -> Result<(String, String), HostResult> {
+        let c = self.need_conversation(function)?;
+        let ts = match &self.run.trigger.event {
+            TriggerEvent::ReactionAdded { message_ts, .. } => message_ts.clone(),
+            TriggerEvent::ConversationCreated { message }
+            | TriggerEvent::MessageReceived { message } => message.ts.clone(),
+            _ => c.thread_ts.clone(),
+        };
+        Ok((c.channel, ts))
+    }
+
+    async fn post(&self, call: Map<String, Value>) -> Outcome {
+        // Posting twice is worse than failing: no automatic retry here.
+        let body = self
+            .env
+            .slack
+            .call("chat.postMessage", &call)
+            .await
+            .map_err(slack_failure)?;
+        Ok(json!({ "channel": body.get("channel"), "ts": body.get("ts") }))
+    }
+
+    async fn slack_retrying<T, F, Fut>(&self, call: F) -> Result<T, HostResult>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SlackError>>,
+    {
+        retrying(call, SlackError::is_transient)
+            .await
+            .map_err(slack_failure)
+    }
+
+    async fn fetch(&self, args: &Args<'_>) -> Outcome {
+        let url = args.str("url")?;
+        let init = match args.value.get("init") {
+            Some(Value::Object(m)) => m.clone(),
+            None | Some(Value::Null) => Map::new(),
+            Some(_) => return Err(args.type_error("`init` must be an object")),
+        };
+        let init = Args {
+            function: args.function,
+            value: Value::Object(init),
+        };
+        let mut headers = Vec::new();
+        match init.value.get("headers") {
+            Some(Value::Object(h)) => {
+                for (k, v) in h {
+                    let v = v.as_str().ok_or_else(|| {
+                        init.type_error(&format!("header {k:?} must be a string"))
+                    })?;
+                    headers.push((k.clone(), v.to_owned()));
+                }
+            }
+            None | Some(Value::Null) => {}
+            Some(_) => return Err(init.type_error("`headers` must be an object of strings")),
+        }
+        let body = match init.value.get("body") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                Some(other.to_string())
+            }
+        };
+        let method = init.opt_str("method")?;
+        let repeatable = method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("HEAD"));
+        let request = FetchRequest {
+            url,
+            method,
+            headers,
+            body,
+            timeout_ms: init.opt_f64("timeoutMs")?.map(|t| t.max(0.0) as u64),
+        };
+        let fetch = || self.env.fetcher.fetch(request.clone());
+        let result = if repeatable {
+            retrying(fetch, |e: &FetchError| {
+                matches!(e, FetchError::Transient { .. })
+            })
+            .await
+        } else {
+            fetch().await
+        };
+        match result {
+            Ok(response) => Ok(serde_json::to_value(response).unwrap_or(Value::Null)),
+            Err(e @ (FetchError::Refused(_) | FetchError::Invalid(_))) => {
+                Err(HostResult::error("TypeError", e.to_string(), false))
+            }
+            Err(e @ FetchError::TooLarge { .. }) => {
+                Err(HostResult::error("Error", e.to_string(), false))
+            }
+            Err(e @ FetchError::Transient { .. }) => {
+                Err(HostResult::error("Error", e.to_string(), true))
+            }
+        }
+    }
+
+    async fn update_conversation(&self, args: &Args<'_>) -> Outcome {
+        let current = self.need_conversation(args.function)?;
+        let patch = args.patch()?;
+        let n = self.updates.fetch_add(1, Ordering::Relaxed);
+        let cause = format!("run:{}/step:{}/update:{n}", self.run.id, self.step);
+        let apply = async {
+            let mut tx = self.env.db.writer().begin().await?;
+            let updated =
+                changes::apply_patch(self.env, &mut tx, self.run, &cause, &patch, current).await?;
+            tx.commit().await?;
+            anyhow::Ok(updated)
+        };
+        let updated = apply.await.map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "conversation.update failed");
+            HostResult::error(
+                "Error",
+                "conversation.update: the database is unavailable; try again later",
+                true,
+            )
+        })?;
+        let value = context::conversation(&updated);
+        *self.conversation.lock().unwrap_or_else(|e| e.into_inner()) = Some(updated);
+        *self.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        Ok(value)
+    }
+}
+
+impl HostHandler for ScriptHost<'_> {
+    fn call<'b>(&'b self, name: &'b str, args: Value) -> BoxFuture<'b, HostResult> {
+        Box::pin(async move {
+            match self.dispatch(name, args).await {
+                Ok(value) => HostResult::ok(value),
+                Err(error) => error,
+            }
+        })
+    }
+}
+
+/// Retries `call` while `transient` says so, with a short backoff (or the server's
+/// `Retry-After`, up to five seconds).
+async fn retrying<T, E, F, Fut>(call: F, transient: impl Fn(&E) -> bool) -> Result<T, E>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::any::Any,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                let asked = (&e as &dyn std::any::Any)
+                    .downcast_ref::<SlackError>()
+                    .and_then(SlackError::retry_after);
+                let wait = asked.unwrap_or(Duration::from_millis(250 << attempt));
+                tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn slack_failure(e: SlackError) -> HostResult {
+    HostResult::error("Error", e.to_string(), e.is_transient())
+}
+
+fn integration_failure(e: IntegrationError) -> HostResult {
+    HostResult::error("Error", e.message, e.retryable)
+}
+
+fn type_error(function: &str, message: &str) -> HostResult {
+    HostResult::error("TypeError", format!("{function}: {message}"), false)
+}
+
+/// A host call's arguments, with typed access and errors naming the function.
+struct Args<'a> {
+    function: &'a str,
+    value: Value,
+}
+
+impl Args<'_> {
+    fn type_error(&self, message: &str) -> HostResult {
+        type_error(self.function, message)
+    }
+
+    fn str(&self, key: &str) -> Result<String, HostResult> {
+        self.opt_str(key)?
+            .ok_or_else(|| self.type_error(&format!("`{key}` is required and must be a string")))
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<String>, HostResult> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => {
+                Err(self.type_error(&format!("`{key}` must be a string, not {}", kind(other))))
+            }
+        }
+    }
+
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>, HostResult> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => {
+                Err(self.type_error(&format!("`{key}` must be a boolean, not {}", kind(other))))
+            }
+        }
+    }
+
+    fn opt_f64(&self, key: &str) -> Result<Option<f64>, HostResult> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(other) => {
+                Err(self.type_error(&format!("`{key}` must be a number, not {}", kind(other))))
+            }
+        }
+    }
+
+    fn opt_strings(&self, key: &str) -> Result<Option<Vec<String>>, HostResult> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        self.type_error(&format!("`{key}` must be a list of strings"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(self.type_error(&format!(
+                "`{key}` must be a list of strings, not {}",
+                kind(other)
+            ))),
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, HostResult> {
+        serde_json::from_value(self.value.clone()).map_err(|e| self.type_error(&e.to_string()))
+    }
+
+    /// `text` and/or `blocks` of a message.
+    fn message_fields(&self) -> Result<Map<String, Value>, HostResult> {
+        let mut call = Map::new();
+        let text = self.opt_str("text")?;
+        let blocks = match self.value.get("blocks") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(b)) => Some(Value::Array(b.clone())),
+            Some(_) => return Err(self.type_error("`blocks` must be a list of Block Kit blocks")),
+        };
+        if text.is_none() && blocks.is_none() {
+            return Err(self.type_error("give the message `text` (a string) or `blocks`"));
+        }
+        if let Some(t) = text {
+            call.insert("text".into(), t.into());
+        }
+        if let Some(b) = blocks {
+            call.insert("blocks".into(), b);
+        }
+        Ok(call)
+    }
+
+    /// The changes of `ctx.conversation.update()`.
+    fn patch(&self) -> Result<ConversationPatch, HostResult> {
+        let known = [
+            "status",
+            "priority",
+            "ticketType",
+            "assignee",
+            "tags",
+            "addTags",
+            "removeTags",
+        ];
+        let Some(fields) = self.value.as_object() else {
+            return Err(self.type_error("pass an object such as { priority: \"high\" }"));
+        };
+        if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(self.type_error(&format!(
+                "unknown field `{unknown}`; fields: {}",
+                known.join(", ")
+            )));
+        }
+        let parse_enum = |key: &str, names: &[&str]| -> Result<Option<String>, HostResult> {
+            let value = self.opt_str(key)?;
+            match value {
+                Some(v) if !names.contains(&v.as_str()) => Err(self.type_error(&format!(
+                    "`{key}` must be one of {}, not {v:?}",
+                    names.join(", ")
+                ))),
+                other => Ok(other),
+            }
+        };
+        let assignee = match self.value.get("assignee") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.is_empty() => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(other) => {
+                return Err(self.type_error(&format!(
+                    "`assignee` must be a user id or null, not {}",
+                    kind(other)
+                )));
+            }
+        };
+        Ok(ConversationPatch {
+            status: parse_enum("status", Status::NAMES)?.and_then(|s| s.parse().ok()),
+            priority: parse_enum("priority", Priority::NAMES)?.and_then(|s| s.parse().ok()),
+            ticket_type: self.opt_str("ticketType")?,
+            assignee,
+            tags: self.opt_strings("tags")?,
+            add_tags: self.opt_strings("addTags")?.unwrap_or_default(),
+            remove_tags: self.opt_strings("removeTags")?.unwrap_or_default(),
+        })
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
