@@ -3,9 +3,9 @@
 //! with switchboard's own clients. Transient failures of idempotent calls are retried
 //! here, so scripts need no retry loops of their own.
 //!
-//! Adding a host function: a line in the prelude (`prelude.js`), its declaration in
+//! Adding a host function: a method in `sandbox::host_api`, its declaration in
 //! `switchboard.d.ts`, its name in [`HOST_FUNCTIONS`], and its arm in
-//! [`ScriptHost::dispatch`]. A test checks that the four agree.
+//! [`ScriptHost::dispatch`]. Tests check that the four agree.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -27,7 +27,7 @@ use crate::slack::SlackError;
 use crate::slack::client::object;
 use crate::trigger::TriggerEvent;
 
-/// Every host function, as the prelude calls them.
+/// Every host function, as `sandbox::host_api` calls them.
 pub const HOST_FUNCTIONS: &[&str] = &[
     "slack.reply",
     "slack.postMessage",
@@ -60,7 +60,27 @@ pub struct ScriptHost<'a> {
     updates: AtomicU32,
 }
 
-type Outcome = Result<Value, HostResult>;
+type Outcome = Result<Value, HostError>;
+
+/// A failed host call, as the script will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HostError {
+    /// `TypeError` for misuse, `Error` otherwise.
+    name: &'static str,
+    message: String,
+    /// Whether the script sees a `RetryableError`.
+    retryable: bool,
+}
+
+impl HostError {
+    fn new(name: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+        Self {
+            name,
+            message: message.into(),
+            retryable,
+        }
+    }
+}
 
 impl<'a> ScriptHost<'a> {
     /// A host for step `step` of `run`.
@@ -228,7 +248,7 @@ impl<'a> ScriptHost<'a> {
         }
     }
 
-    fn need_conversation(&self, function: &str) -> Result<Conversation, HostResult> {
+    fn need_conversation(&self, function: &str) -> Result<Conversation, HostError> {
         self.current_conversation().ok_or_else(|| {
             type_error(
                 function,
@@ -238,7 +258,7 @@ impl<'a> ScriptHost<'a> {
     }
 
     /// The message `slack.react` reacts to by default.
-    fn reaction_target(&self, function: &str) -> Result<(String, String), HostResult> {
+    fn reaction_target(&self, function: &str) -> Result<(String, String), HostError> {
         let c = self.need_conversation(function)?;
         let ts = match &self.run.trigger.event {
             TriggerEvent::ReactionAdded { message_ts, .. } => message_ts.clone(),
@@ -260,7 +280,7 @@ impl<'a> ScriptHost<'a> {
         Ok(json!({ "channel": body.get("channel"), "ts": body.get("ts") }))
     }
 
-    async fn slack_retrying<T, F, Fut>(&self, call: F) -> Result<T, HostResult>
+    async fn slack_retrying<T, F, Fut>(&self, call: F) -> Result<T, HostError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackError>>,
@@ -330,13 +350,13 @@ impl<'a> ScriptHost<'a> {
         match result {
             Ok(response) => Ok(serde_json::to_value(response).unwrap_or(Value::Null)),
             Err(e @ (FetchError::Refused(_) | FetchError::Invalid(_))) => {
-                Err(HostResult::error("TypeError", e.to_string(), false))
+                Err(HostError::new("TypeError", e.to_string(), false))
             }
             Err(e @ FetchError::TooLarge { .. }) => {
-                Err(HostResult::error("Error", e.to_string(), false))
+                Err(HostError::new("Error", e.to_string(), false))
             }
             Err(e @ FetchError::Transient { .. }) => {
-                Err(HostResult::error("Error", e.to_string(), true))
+                Err(HostError::new("Error", e.to_string(), true))
             }
         }
     }
@@ -355,7 +375,7 @@ impl<'a> ScriptHost<'a> {
         };
         let updated = apply.await.map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "conversation.update failed");
-            HostResult::error(
+            HostError::new(
                 "Error",
                 "conversation.update: the database is unavailable; try again later",
                 true,
@@ -373,7 +393,7 @@ impl HostHandler for ScriptHost<'_> {
         Box::pin(async move {
             match self.dispatch(name, args).await {
                 Ok(value) => HostResult::ok(value),
-                Err(error) => error,
+                Err(e) => HostResult::error(e.name, e.message, e.retryable),
             }
         })
     }
@@ -403,16 +423,16 @@ where
     }
 }
 
-fn slack_failure(e: SlackError) -> HostResult {
-    HostResult::error("Error", e.to_string(), e.is_transient())
+fn slack_failure(e: SlackError) -> HostError {
+    HostError::new("Error", e.to_string(), e.is_transient())
 }
 
-fn integration_failure(e: IntegrationError) -> HostResult {
-    HostResult::error("Error", e.message, e.retryable)
+fn integration_failure(e: IntegrationError) -> HostError {
+    HostError::new("Error", e.message, e.retryable)
 }
 
-fn type_error(function: &str, message: &str) -> HostResult {
-    HostResult::error("TypeError", format!("{function}: {message}"), false)
+fn type_error(function: &str, message: &str) -> HostError {
+    HostError::new("TypeError", format!("{function}: {message}"), false)
 }
 
 /// A host call's arguments, with typed access and errors naming the function.
@@ -422,16 +442,16 @@ struct Args<'a> {
 }
 
 impl Args<'_> {
-    fn type_error(&self, message: &str) -> HostResult {
+    fn type_error(&self, message: &str) -> HostError {
         type_error(self.function, message)
     }
 
-    fn str(&self, key: &str) -> Result<String, HostResult> {
+    fn str(&self, key: &str) -> Result<String, HostError> {
         self.opt_str(key)?
             .ok_or_else(|| self.type_error(&format!("`{key}` is required and must be a string")))
     }
 
-    fn opt_str(&self, key: &str) -> Result<Option<String>, HostResult> {
+    fn opt_str(&self, key: &str) -> Result<Option<String>, HostError> {
         match self.value.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -441,7 +461,7 @@ impl Args<'_> {
         }
     }
 
-    fn opt_bool(&self, key: &str) -> Result<Option<bool>, HostResult> {
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>, HostError> {
         match self.value.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -451,7 +471,7 @@ impl Args<'_> {
         }
     }
 
-    fn opt_f64(&self, key: &str) -> Result<Option<f64>, HostResult> {
+    fn opt_f64(&self, key: &str) -> Result<Option<f64>, HostError> {
         match self.value.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -461,7 +481,7 @@ impl Args<'_> {
         }
     }
 
-    fn opt_strings(&self, key: &str) -> Result<Option<Vec<String>>, HostResult> {
+    fn opt_strings(&self, key: &str) -> Result<Option<Vec<String>>, HostError> {
         match self.value.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => items
@@ -480,12 +500,12 @@ impl Args<'_> {
         }
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, HostResult> {
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, HostError> {
         serde_json::from_value(self.value.clone()).map_err(|e| self.type_error(&e.to_string()))
     }
 
     /// `text` and/or `blocks` of a message.
-    fn message_fields(&self) -> Result<Map<String, Value>, HostResult> {
+    fn message_fields(&self) -> Result<Map<String, Value>, HostError> {
         let mut call = Map::new();
         let text = self.opt_str("text")?;
         let blocks = match self.value.get("blocks") {
@@ -506,7 +526,7 @@ impl Args<'_> {
     }
 
     /// The changes of `ctx.conversation.update()`.
-    fn patch(&self) -> Result<ConversationPatch, HostResult> {
+    fn patch(&self) -> Result<ConversationPatch, HostError> {
         let known = [
             "status",
             "priority",
@@ -525,7 +545,7 @@ impl Args<'_> {
                 known.join(", ")
             )));
         }
-        let parse_enum = |key: &str, names: &[&str]| -> Result<Option<String>, HostResult> {
+        let parse_enum = |key: &str, names: &[&str]| -> Result<Option<String>, HostError> {
             let value = self.opt_str(key)?;
             match value {
                 Some(v) if !names.contains(&v.as_str()) => Err(self.type_error(&format!(

@@ -18,10 +18,15 @@ use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 use sha2::{Digest, Sha256};
 
+/// The global the entry point is assigned to in the generated script.
+pub const ENTRY: &str = "__switchboard_entry";
+
 /// A transpiled script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compiled {
-    /// JavaScript, an ES module whose default export is the entry point.
+    /// JavaScript: a classic script (not a module) whose `export default` has become
+    /// `var __switchboard_entry = …`. Boa leaks a module's memory once its namespace is
+    /// read, so the sandbox runs scripts, not modules.
     pub js: String,
     /// For each line of `js` (0-based index), the 1-based TypeScript line it came from.
     pub line_map: Vec<u32>,
@@ -85,6 +90,18 @@ fn transpile_unguarded(path: &Path, source: &str) -> Result<Compiled, Vec<TsErro
     if !errors.is_empty() {
         return Err(errors);
     }
+    errors.extend(leftover_exports(&program.body));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let entry_offset = program
+        .body
+        .iter()
+        .find_map(|s| match s {
+            Statement::ExportDefaultDeclaration(d) => Some(d.span.start as usize),
+            _ => None,
+        })
+        .unwrap_or(0);
     let generated = Codegen::new()
         .with_options(CodegenOptions {
             source_map_path: Some(path.to_path_buf()),
@@ -107,10 +124,80 @@ fn transpile_unguarded(path: &Path, source: &str) -> Result<Compiled, Vec<TsErro
             line_map[i] = line_map[i - 1];
         }
     }
-    Ok(Compiled {
-        js: generated.code,
-        line_map,
-    })
+    let entry_line = generated.map.as_ref().and_then(|map| {
+        let (line, column) = line_column(source, entry_offset);
+        map.get_tokens()
+            .find(|t| t.get_src_line() == line && t.get_src_col() == column)
+            .map(|t| t.get_dst_line() as usize)
+    });
+    let js = entry_as_global(&generated.code, entry_line).ok_or_else(|| {
+        vec![TsError {
+            offset: entry_offset,
+            message:
+                "could not prepare the default export as the entry point (please report this file)"
+                    .into(),
+        }]
+    })?;
+    Ok(Compiled { js, line_map })
+}
+
+/// 0-based line and column (in UTF-16 units, as source maps count) of a byte offset.
+fn line_column(source: &str, offset: usize) -> (u32, u32) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() as u32;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[start..].encode_utf16().count() as u32;
+    (line, column)
+}
+
+/// Turns the generated `export default …` (on `line`, or the only line starting with
+/// it) into `var __switchboard_entry = …`.
+fn entry_as_global(js: &str, line: Option<usize>) -> Option<String> {
+    const EXPORT: &str = "export default ";
+    let lines: Vec<&str> = js.split_inclusive('\n').collect();
+    let index = match line {
+        Some(l) if lines.get(l).is_some_and(|text| text.starts_with(EXPORT)) => l,
+        _ => {
+            let mut candidates = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.starts_with(EXPORT));
+            let (first, _) = candidates.next()?;
+            if candidates.next().is_some() {
+                return None;
+            }
+            first
+        }
+    };
+    let mut out = String::with_capacity(js.len() + 16);
+    for (i, text) in lines.iter().enumerate() {
+        if i == index {
+            out.push_str("var ");
+            out.push_str(ENTRY);
+            out.push_str(" = ");
+            out.push_str(&text[EXPORT.len()..]);
+        } else {
+            out.push_str(text);
+        }
+    }
+    Some(out)
+}
+
+/// Named exports that survive type stripping have nothing to export to.
+fn leftover_exports(body: &[Statement<'_>]) -> Vec<TsError> {
+    body.iter()
+        .filter_map(|s| match s {
+            Statement::ExportNamedDeclaration(e) => Some(e.span.start),
+            Statement::ExportDeclaration(e) => Some(e.span.start),
+            _ => None,
+        })
+        .map(|start| TsError {
+            offset: start as usize,
+            message:
+                "only the default export is used: remove `export` here (types may stay exported)"
+                    .into(),
+        })
+        .collect()
 }
 
 fn diagnostics<'a>(
@@ -349,6 +436,32 @@ mod tests {
             "{}\n{:?}",
             compiled.js,
             compiled.line_map
+        );
+    }
+
+    #[test]
+    fn the_default_export_becomes_the_entry_global() {
+        let cases = [
+            "export default async function (ctx: any) { return `\nexport default ${1}`; }\n",
+            "async function main(ctx: any) { return 1; }\nexport default main;\n",
+            "export default async (ctx: any) => 1;\n",
+            "export type T = number;\nexport interface I { a: T }\nexport default function named(ctx: any) { return 1; }\n",
+        ];
+        for ts in cases {
+            let js = js(ts);
+            assert!(js.contains("var __switchboard_entry = "), "{ts}\n→ {js}");
+            // Only the template literal's text may still say `export default`.
+            let exports = js.lines().filter(|l| l.starts_with("export")).count();
+            assert_eq!(exports, usize::from(ts.contains('`')), "{ts}\n→ {js}");
+        }
+        let errors = transpile(
+            Path::new("t.ts"),
+            "export const a = 1;\nexport default function () {}\n",
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].message.contains("only the default export"),
+            "{errors:?}"
         );
     }
 

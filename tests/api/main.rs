@@ -6,6 +6,7 @@ mod helpers;
 mod check;
 mod conversations;
 mod escalation;
+mod fetch;
 mod reload;
 mod sandbox;
 mod scripts;

@@ -5,6 +5,7 @@
 //! too long, and the kernel when it allocates too much.
 
 mod executor;
+pub mod host_api;
 pub mod runtime;
 
 use std::collections::HashMap;
@@ -98,6 +99,9 @@ pub fn main(memory_bytes: u64) -> ExitCode {
                     next: AtomicU64::new(0),
                 });
                 let outcome = runtime::run(&request, bridge);
+                // The context is gone; collect its garbage before the next run, or the
+                // process grows by what every run left behind.
+                boa_engine::gc::force_collect();
                 output.send(&FromSandbox::Done(outcome));
             }
         });

@@ -12,19 +12,16 @@ use boa_engine::builtins::promise::{OperationType, PromiseState};
 use boa_engine::context::HostHooks;
 use boa_engine::error::EngineError;
 use boa_engine::job::JobExecutor;
-use boa_engine::module::Module;
+use boa_engine::object::JsObject;
 use boa_engine::object::builtins::JsPromise;
-use boa_engine::object::{FunctionObjectBuilder, JsObject};
-use boa_engine::{
-    Context, JsError, JsResult, JsString, JsValue, NativeFunction, Source, js_string,
-};
+use boa_engine::{Context, JsError, JsResult, JsString, JsValue, Source, js_string};
 use futures::channel::oneshot;
 use serde_json::Value;
 
 use super::executor::Executor;
 use crate::script::protocol::{HostResult, RunRequest, ScriptOutcome};
+use crate::script::transpile::ENTRY;
 
-const PRELUDE: &str = include_str!("../prelude.js");
 /// The name scripts' positions are reported against.
 pub const SCRIPT_PATH: &str = "script.js";
 
@@ -75,6 +72,8 @@ pub fn run(request: &RunRequest, bridge: Rc<dyn Bridge>) -> ScriptOutcome {
     context
         .runtime_limits_mut()
         .set_recursion_limit(request.limits.recursion);
+    // Scripts are classic scripts (see `transpile::Compiled`), strict like modules.
+    context.strict(true);
     context.insert_data(BridgeSlot(bridge));
     match run_in(&mut context, &executor, &tracker, request) {
         Ok(outcome) => outcome,
@@ -88,18 +87,16 @@ fn run_in(
     tracker: &RejectionTracker,
     request: &RunRequest,
 ) -> JsResult<ScriptOutcome> {
-    let ctx = install_prelude(context, &request.context)?;
+    let ctx = super::host_api::install(context, &request.context)?;
 
     let source = Source::from_bytes(request.js.as_bytes()).with_path(Path::new(SCRIPT_PATH));
-    let module = Module::parse(source, None, context)?;
-    let loaded = module.load_link_evaluate(context);
-    executor.clone().run_jobs(context)?;
-    if let PromiseState::Rejected(e) = loaded.state() {
-        return Ok(threw(&e, context));
+    if let Err(e) = context.eval(source) {
+        return Ok(error_outcome(e, context));
     }
-    let entry = module
-        .namespace(context)
-        .get(js_string!("default"), context)?;
+    executor.clone().run_jobs(context)?;
+    let entry = context
+        .global_object()
+        .get(JsString::from(ENTRY), context)?;
     let Some(entry) = entry.as_callable() else {
         return Ok(failed("the default export is not a function".into()));
     };
@@ -130,86 +127,13 @@ fn run_in(
     })
 }
 
-/// Evaluates the prelude and returns the `ctx` object.
-fn install_prelude(context: &mut Context, context_json: &str) -> JsResult<JsObject> {
-    let install = context.eval(Source::from_bytes(PRELUDE))?;
-    let install = install
-        .as_callable()
-        .ok_or_else(|| JsError::from_rust(std::io::Error::other("prelude is not a function")))?
-        .clone();
-    let host =
-        FunctionObjectBuilder::new(context.realm(), NativeFunction::from_async_fn(host_call))
-            .name(js_string!("host"))
-            .length(2)
-            .build();
-    let log = FunctionObjectBuilder::new(context.realm(), NativeFunction::from_fn_ptr(log_line))
-        .name(js_string!("log"))
-        .length(2)
-        .build();
-    let ctx = install.call(
-        &JsValue::undefined(),
-        &[host.into(), log.into(), JsString::from(context_json).into()],
-        context,
-    )?;
-    ctx.as_object()
-        .ok_or_else(|| JsError::from_rust(std::io::Error::other("prelude returned no ctx")))
-}
-
-fn bridge(context: &Context) -> Rc<dyn Bridge> {
+/// The bridge of the context's run.
+pub(super) fn bridge(context: &Context) -> Rc<dyn Bridge> {
     context
         .get_data::<BridgeSlot>()
         .expect("every sandbox context has a bridge")
         .0
         .clone()
-}
-
-async fn host_call(
-    _this: &JsValue,
-    args: &[JsValue],
-    context: &RefCell<&mut Context>,
-) -> JsResult<JsValue> {
-    let receiver = {
-        let context = &mut context.borrow_mut();
-        let name = args
-            .first()
-            .and_then(JsValue::as_string)
-            .map(|s| s.to_std_string_escaped())
-            .unwrap_or_default();
-        let json = match args.get(1) {
-            Some(v) => match v.to_json(context) {
-                Ok(json) => json.unwrap_or(Value::Null),
-                Err(e) => {
-                    let message = format!(
-                        "{name}: arguments cannot be sent to switchboard: {}",
-                        plain(&e, context)
-                    );
-                    return result_value(&HostResult::error("TypeError", message, false), context);
-                }
-            },
-            None => Value::Null,
-        };
-        bridge(context).call(name, json)
-    };
-    let result = receiver.await.unwrap_or_else(|_| {
-        HostResult::error("Error", "switchboard did not answer the call", false)
-    });
-    result_value(&result, &mut context.borrow_mut())
-}
-
-fn result_value(result: &HostResult, context: &mut Context) -> JsResult<JsValue> {
-    let json = serde_json::to_value(result).unwrap_or(Value::Null);
-    JsValue::from_json(&json, context)
-}
-
-fn log_line(_this: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
-    let text = |i: usize| {
-        args.get(i)
-            .and_then(JsValue::as_string)
-            .map(|s| s.to_std_string_escaped())
-            .unwrap_or_default()
-    };
-    bridge(context).log(&text(0), &text(1));
-    Ok(JsValue::undefined())
 }
 
 fn returned_value(value: &JsValue, max_bytes: usize, context: &mut Context) -> ScriptOutcome {

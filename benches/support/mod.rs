@@ -1,0 +1,226 @@
+//! What the benchmarks share: the release server as a child process, signed events,
+//! and latency statistics.
+
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::fake_slack::{self, FakeSlack};
+
+pub const SECRET: &str = "bench-signing-secret";
+
+/// The example automation file `name`.
+pub fn example(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/automations/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the release binary with `files` in its automations directory.
+pub async fn start_server(
+    backend: &str,
+    slack: &FakeSlack,
+    files: &[(&str, String)],
+    env: &[(&str, String)],
+) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let automations = dir.path().join("automations");
+    std::fs::create_dir(&automations).unwrap();
+    for (name, text) in files {
+        std::fs::write(automations.join(name), text).unwrap();
+    }
+    let (url, pg) = match backend {
+        "postgres" => {
+            let admin =
+                std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL for PostgreSQL");
+            let name = format!("switchboard_bench_{}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            (url.to_string(), Some((admin, name)))
+        }
+        _ => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command
+        .arg("serve")
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", fake_slack::TOKEN)
+        .env("SLACK_API_URL", slack.api_url())
+        .env("DATABASE_URL", &url)
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_AUTOMATIONS", &automations)
+        // The fake Slack is not rate limited, and paging one channel 100 times a
+        // second is what this measures.
+        .env("SWITCHBOARD_SLACK_RATE_LIMITS", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the release binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server {
+        child,
+        base,
+        _dir: dir,
+        pg,
+    }
+}
+
+pub async fn stop_server(server: Server) {
+    let pg = server.pg.clone();
+    drop(server);
+    if let Some((admin, name)) = pg {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+pub fn envelope(event_id: &str, event: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "token": "x", "team_id": fake_slack::TEAM_ID, "api_app_id": "A1", "type": "event_callback",
+        "event_id": event_id, "event_time": 1_700_000_000, "event": event
+    }))
+    .unwrap()
+}
+
+pub fn message_ts(i: usize) -> String {
+    format!("{}.{:06}", 1_600_000_000 + i / 1000, i % 1000)
+}
+
+pub fn conversation_event(i: usize) -> Vec<u8> {
+    let ts = message_ts(i);
+    envelope(
+        &format!("EvMSG{i}"),
+        json!({ "type": "message", "channel": "C0SUPPORT1", "user": "U0REQUEST1", "text": format!("request {i}"),
+                "ts": ts, "event_ts": ts, "channel_type": "channel" }),
+    )
+}
+
+pub fn reaction_event(i: usize, conversation: usize) -> Vec<u8> {
+    envelope(
+        &format!("EvREACT{i}"),
+        json!({ "type": "reaction_added", "user": "U0AGENT001", "reaction": "bangbang", "item_user": "U0REQUEST1",
+                "item": { "type": "message", "channel": "C0SUPPORT1", "ts": message_ts(conversation) },
+                "event_ts": "1700000000.000100" }),
+    )
+}
+
+pub async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Duration {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = switchboard::slack::signature::sign(SECRET.as_bytes(), &ts, &body);
+    let start = Instant::now();
+    let response = client
+        .post(format!("{base}/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    assert!(
+        response.status().is_success(),
+        "status {}",
+        response.status()
+    );
+    start.elapsed()
+}
+
+/// Posts `bodies` with `in_flight` concurrent requests; returns (elapsed, latencies).
+pub async fn blast(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<Vec<u8>>,
+    in_flight: usize,
+) -> (Duration, Vec<Duration>) {
+    use futures::StreamExt;
+    let start = Instant::now();
+    let latencies: Vec<Duration> = futures::stream::iter(bodies)
+        .map(|b| post(client, base, b))
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    (start.elapsed(), latencies)
+}
+
+/// Posts one body every 1/rate seconds (open loop) for `seconds`.
+pub async fn at_rate(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<Vec<u8>>,
+    rate: u64,
+) -> (Vec<(Instant, Duration)>, Duration) {
+    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(bodies.len());
+    let start = Instant::now();
+    for body in bodies {
+        interval.tick().await;
+        let client = client.clone();
+        let base = base.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            (sent, post(&client, &base, body).await)
+        }));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    (out, start.elapsed())
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
