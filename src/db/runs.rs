@@ -311,21 +311,31 @@ pub async fn steps(pool: &AnyPool, run_id: i64) -> sqlx::Result<Vec<StepRecord>>
         .collect()
 }
 
-/// Appends a line to a run's log.
+/// Appends lines `(at_ms, level, message)` to a run's log, in one statement.
 pub async fn log(
     conn: &mut AnyConnection,
     run_id: i64,
-    at_ms: i64,
-    level: &str,
-    message: &str,
+    lines: &[(i64, String, String)],
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO run_log (run_id, at, level, message) VALUES ($1, $2, $3, $4)")
-        .bind(run_id)
-        .bind(at_ms)
-        .bind(level)
-        .bind(message)
-        .execute(conn)
-        .await?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    // Only placeholders are generated here; every value is bound.
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| {
+            let n = i * 4;
+            format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO run_log (run_id, at, level, message) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (at, level, message) in lines {
+        query = query.bind(run_id).bind(*at).bind(level).bind(message);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 

@@ -81,9 +81,8 @@ impl Journal<'_> {
     }
 
     async fn flush_lines(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
-        for (at, level, message) in self.lines.drain(..) {
-            db::runs::log(conn, self.run.id, at, &level, &message).await?;
-        }
+        db::runs::log(conn, self.run.id, &self.lines).await?;
+        self.lines.clear();
         Ok(())
     }
 
@@ -152,17 +151,19 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             started_at,
             finished_at: env.clock.now_ms(),
         };
+        let last = index + 1 == automation.actions.len();
         match result {
             Ok(outcome) => {
                 step.status = "succeeded".into();
                 step.output = Some(outcome.output.to_string());
                 outputs[index] = outcome.output.clone();
-                conversation = journal_success(journal, &step, outcome, conversation).await?;
                 tracing::info!(step = index, action = action.type_name(), "step succeeded");
+                conversation = journal_success(journal, &step, outcome, conversation, last).await?;
             }
             Err(error) => return step_failed(journal, step, error).await,
         }
     }
+    // Every step was done already (a run resumed after its last step's journal entry).
     finish(journal, RunStatus::Succeeded, None).await
 }
 
@@ -208,12 +209,14 @@ async fn automation_version(
 }
 
 /// Journals a successful step, applying its conversation changes (and queuing the runs
-/// they trigger) in the same transaction. Returns the conversation as it now is.
+/// they trigger) in the same transaction; the last step also finishes the run there.
+/// Returns the conversation as it now is.
 async fn journal_success(
     journal: &mut Journal<'_>,
     step: &StepRecord,
     outcome: StepOutcome,
     conversation: Option<Conversation>,
+    last: bool,
 ) -> anyhow::Result<Option<Conversation>> {
     let (env, run) = (journal.env, journal.run);
     journal.line(
@@ -234,8 +237,28 @@ async fn journal_success(
         (_, c) => outcome.conversation.or(c),
     };
     db::runs::record_step(&mut tx, run.id, step).await?;
+    let finished = last
+        && db::runs::finish(
+            &mut tx,
+            run.id,
+            &env.owner,
+            RunStatus::Succeeded,
+            None,
+            env.clock.now_ms(),
+        )
+        .await?;
+    if finished {
+        journal.line("info", "run succeeded".into());
+    }
     journal.flush_lines(&mut tx).await?;
     tx.commit().await?;
+    match (last, finished) {
+        (true, true) => tracing::info!(status = "succeeded", "run finished"),
+        (true, false) => tracing::warn!(
+            "run was no longer ours to finish (lease expired); leaving it to its new owner"
+        ),
+        _ => {}
+    }
     Ok(conversation)
 }
 
