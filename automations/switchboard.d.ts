@@ -162,6 +162,23 @@ export interface JiraIssue {
   fields?: { [name: string]: Json };
 }
 
+export interface KvNamespace {
+  /** The value, or null if the key is missing or expired. */
+  get(key: string): Promise<Json>;
+  set(key: string, value: Json, options?: { ttl?: number }): Promise<void>;
+  /** Whether the key existed. */
+  delete(key: string): Promise<boolean>;
+  /** Keys starting with `prefix`, in key order (at most 1000). */
+  list(prefix?: string): Promise<{ key: string; value: Json }[]>;
+  /** Adds `by` (default 1) to a number, atomically; a missing key counts as 0. */
+  increment(key: string, by?: number): Promise<number>;
+  /**
+   * Sets `next` only if the current value equals `expected` (null: only if the key is
+   * missing or expired). Atomic: of concurrent callers, exactly one wins.
+   */
+  compareAndSet(key: string, expected: Json, next: Json, options?: { ttl?: number }): Promise<boolean>;
+}
+
 declare global {
   /** Console output goes to the run's log (`switchboard runs show`). */
   const console: {
@@ -221,6 +238,24 @@ declare global {
         options?: { role?: "MEMBER" | "MANAGER" | "OWNER" },
       ): Promise<{ email: string; role: string; alreadyMember: boolean }>;
     };
+  };
+
+  const secrets: {
+    /**
+     * A secret's value, decrypted for this run only. Only secrets the automation
+     * declares (`secrets = ["NAME"]` in its file) can be read. The value is redacted
+     * from everything the run records (logs, outputs, errors).
+     */
+    get(name: string): Promise<string>;
+  };
+
+  /**
+   * The key-value store: this automation's own namespace (no other automation sees its
+   * keys); `kv.shared(name)` opens a namespace automations share on purpose. Values are
+   * JSON, at most 64 KiB; keys at most 512 bytes; `ttl` is in seconds.
+   */
+  const kv: KvNamespace & {
+    shared(name: string): KvNamespace;
   };
 
   /** Waits, at most 10 s per call (and within the run's time limit). */

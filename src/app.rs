@@ -19,10 +19,11 @@ use crate::db::{self, Db};
 use crate::http::{self, AppState};
 use crate::ingest::{IngestContext, Ingestor};
 use crate::integrations::Integrations;
-use crate::integrations::credentials::ConfigCredentials;
+use crate::kv::KvStore;
 use crate::runs::{self, RunEnv};
 use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
+use crate::secrets::{self, SecretStore};
 use crate::slack::{SlackClient, SlackError};
 use crate::workspace::Workspaces;
 
@@ -60,6 +61,11 @@ impl App {
             workspaces.insert(w);
         }
         identify_workspace(&slack, &db, &workspaces, clock.as_ref()).await?;
+
+        let key_provider = secrets::open_provider(&config.secrets).await?;
+        tracing::info!(provider = %key_provider.describe(), "secrets are encrypted with this key");
+        let secrets = SecretStore::new(db.clone(), key_provider);
+        let kv = KvStore::new(db.clone(), clock.clone());
 
         let registry = Arc::new(Registry::default());
         reload::reload(&config.automations_dir, &db, &registry, clock.as_ref()).await?;
@@ -108,7 +114,6 @@ impl App {
                     "script sandboxes did not start; code steps will fail until this is fixed"
                 );
             }
-            let credentials = Arc::new(ConfigCredentials::new(config.credentials.clone()));
             let env = Arc::new(RunEnv {
                 db: db.clone(),
                 registry: registry.clone(),
@@ -120,8 +125,10 @@ impl App {
                 wake,
                 sandbox,
                 fetcher: Fetcher::new(config.script.fetch.clone())?,
-                integrations: Integrations::new(config.integrations.clone(), credentials)?,
+                integrations: Integrations::new(config.integrations.clone())?,
                 workspaces: workspaces.clone(),
+                secrets: secrets.clone(),
+                kv: kv.clone(),
             });
             tasks.spawn(runs::work(env, stop.clone()));
         } else {
@@ -134,7 +141,7 @@ impl App {
             clock.clone(),
             stop.clone(),
         ));
-        tasks.spawn(purge_old_events(db.clone(), clock.clone(), stop.clone()));
+        tasks.spawn(housekeeping(db.clone(), kv, clock.clone(), stop.clone()));
 
         tracing::info!(%addr, database = ?db.backend(), automations = registry.current().len(), "switchboard is listening");
         Ok(Self {
@@ -236,17 +243,28 @@ async fn identify_workspace(
     }
 }
 
-async fn purge_old_events(db: Db, clock: Arc<dyn Clock>, stop: CancellationToken) {
+/// Forgets old event ids (hourly) and purges expired keys of the key-value store (every
+/// minute; they are invisible from the moment they expire).
+async fn housekeeping(db: Db, kv: KvStore, clock: Arc<dyn Clock>, stop: CancellationToken) {
+    let mut minute = 0u32;
     loop {
-        let before = clock.now_ms() - EVENT_ID_RETENTION.as_millis() as i64;
-        match db::events::purge_before(db.writer(), before).await {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old event ids"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
+        if minute.is_multiple_of(60) {
+            let before = clock.now_ms() - EVENT_ID_RETENTION.as_millis() as i64;
+            match db::events::purge_before(db.writer(), before).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old event ids"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
+            }
         }
+        match kv.purge_expired().await {
+            Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge expired keys"),
+        }
+        minute = minute.wrapping_add(1);
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

@@ -27,12 +27,16 @@ pub mod http;
 pub mod ingest;
 /// Clients for Jira, Okta and Google, used by scripts.
 pub mod integrations;
+/// The scripts' key-value store.
+pub mod kv;
 /// Trigger matching and filter evaluation (pure).
 pub mod rules;
 /// Run state machine, queue, workers, leases, retries and the step journal.
 pub mod runs;
 /// TypeScript actions: transpiling, the Boa sandbox processes, the host API.
 pub mod script;
+/// Managed secrets: envelope encryption, key providers, redaction.
+pub mod secrets;
 /// Slack: request signatures, payload decoding into triggers, the Web API client.
 pub mod slack;
 /// Logging setup shared by the binary and the tests.

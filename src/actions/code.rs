@@ -28,7 +28,13 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
         inputs: &inputs,
         steps: ctx.outputs,
     });
-    let host = ScriptHost::new(ctx.env, ctx.run, ctx.step_index, ctx.conversation);
+    let host = ScriptHost::new(
+        ctx.env,
+        ctx.run,
+        ctx.secrets,
+        ctx.step_index,
+        ctx.conversation,
+    );
     let report = ctx
         .env
         .sandbox

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use crate::db::runs::ClaimedRun;
 use crate::runs::RunEnv;
 use crate::script::pool::ConsoleLine;
+use crate::secrets::run::RunSecrets;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -34,6 +35,8 @@ pub struct StepContext<'a> {
     pub outputs: &'a [Value],
     /// Console output of a script step, journaled with the step.
     pub console: &'a Mutex<Vec<ConsoleLine>>,
+    /// The run's secrets.
+    pub secrets: &'a RunSecrets,
 }
 
 impl StepContext<'_> {

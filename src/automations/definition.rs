@@ -24,6 +24,10 @@ pub struct DefinitionSpec {
     /// A disabled automation is loaded and checked but never runs.
     #[serde(default = "enabled_default")]
     pub enabled: bool,
+    /// Secrets its scripts may read with `secrets.get` (integration helpers read their
+    /// own credentials and need no declaration).
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// When the automation runs.
     pub trigger: TriggerSpec,
     /// Conditions the trigger and its conversation must meet.

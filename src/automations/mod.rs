@@ -36,6 +36,8 @@ pub struct Automation {
     pub description: Option<String>,
     /// Whether it runs.
     pub enabled: bool,
+    /// Secrets its scripts may read.
+    pub secrets: Vec<String>,
     /// When it runs.
     pub trigger: TriggerRule,
     /// Conditions to meet.

@@ -20,7 +20,7 @@ use crate::actions::{Action, CodeAction, SetFields};
 use crate::conversations::{Field, Priority, Status};
 use crate::rules::facts::{Fact, fact_names};
 use crate::rules::filter::{Filter, Op};
-use crate::script::transpile::TranspileCache;
+use crate::script::transpile::{TranspileCache, secret_reads};
 use crate::template::Template;
 use crate::trigger::TriggerKind;
 
@@ -48,6 +48,7 @@ pub fn compile(
         errors: Vec::new(),
         script_files: scripts,
         scripts: BTreeMap::new(),
+        declared_secrets: Vec::new(),
     };
     let automation = checker.automation(file, source, spec);
     match automation {
@@ -77,6 +78,7 @@ struct Checker<'a> {
     errors: Vec<Diagnostic>,
     script_files: &'a dyn ScriptFiles,
     scripts: BTreeMap<String, String>,
+    declared_secrets: Vec<String>,
 }
 
 /// Transpiled scripts, shared by every load and reload.
@@ -110,6 +112,12 @@ impl Checker<'_> {
                 ),
             ));
         }
+        for (i, name) in spec.secrets.iter().enumerate() {
+            if let Err(e) = crate::secrets::check_name(name) {
+                self.error(&path!["secrets", i], e.to_string());
+            }
+        }
+        self.declared_secrets = spec.secrets.clone();
         let trigger = self.trigger(&spec.trigger);
         let filter = spec
             .filter
@@ -137,6 +145,7 @@ impl Checker<'_> {
             id,
             description: spec.description,
             enabled: spec.enabled,
+            secrets: spec.secrets,
             trigger,
             filter,
             actions: actions?,
@@ -411,6 +420,15 @@ impl Checker<'_> {
         let path = self.script_files.path(file);
         match TRANSPILED.get(&path, &source) {
             Ok(compiled) => {
+                let script = Locator::new(path.clone(), &source);
+                for (offset, name) in secret_reads(&source) {
+                    if !self.declared_secrets.contains(&name) {
+                        self.errors.push(script.at_offset(
+                            offset,
+                            format!("the script reads the secret {name}, which its automation does not declare: add `secrets = [\"{name}\"]` to {}", self.locator_file()),
+                        ));
+                    }
+                }
                 self.scripts.insert(file.to_owned(), source);
                 Some(CodeAction {
                     file: file.to_owned(),
@@ -427,6 +445,14 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    fn locator_file(&self) -> String {
+        self.locator
+            .at_offset(0, "")
+            .file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     }
 
     fn group(&mut self, raw: &str, at: &[Seg]) -> Option<String> {

@@ -1,7 +1,9 @@
 //! The command line: `serve`, `migrate`, `check`, `runs`, `schema`.
 
 mod check;
+mod kv;
 mod runs;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,12 @@ pub enum Command {
     /// Inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Manage encrypted secrets (values are read from standard input, never printed).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Read and write the scripts' key-value store.
+    #[command(subcommand)]
+    Kv(KvCommand),
     /// Print the JSON Schema of automation files.
     Schema,
     /// Write switchboard.d.ts (and a tsconfig.json) for editing scripts with completion.
@@ -83,6 +91,85 @@ pub enum RunsCommand {
     },
 }
 
+/// `secrets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a new version of a secret; the value is read from standard input.
+    Set {
+        /// Name, e.g. OKTA_API_TOKEN.
+        name: String,
+        /// Team id the secret belongs to; `*` (default) for every workspace.
+        #[arg(long, default_value = "*")]
+        workspace: String,
+        /// Who is changing it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Names, versions, who changed them and when; never values.
+    List,
+    /// Delete every version of a secret.
+    Delete {
+        /// Name.
+        name: String,
+        /// Team id, or `*`.
+        #[arg(long, default_value = "*")]
+        workspace: String,
+    },
+    /// Re-wrap every data key under a new key-encryption key (values are not touched).
+    RotateKey,
+}
+
+/// `kv` subcommands. Namespaces are `automation:<id>` or `shared:<name>`.
+#[derive(Debug, Subcommand)]
+pub enum KvCommand {
+    /// Print a key's value (JSON).
+    Get {
+        /// `automation:<id>` or `shared:<name>`.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// Team id.
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Set a key to a JSON value (argument or standard input).
+    Set {
+        /// `automation:<id>` or `shared:<name>`.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// JSON value; read from standard input if absent.
+        value: Option<String>,
+        /// Seconds until the key expires.
+        #[arg(long)]
+        ttl: Option<u64>,
+        /// Team id.
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Keys and values, in key order.
+    List {
+        /// `automation:<id>` or `shared:<name>`.
+        namespace: String,
+        /// Only keys starting with this.
+        #[arg(default_value = "")]
+        prefix: String,
+        /// Team id.
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Delete a key.
+    Delete {
+        /// `automation:<id>` or `shared:<name>`.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// Team id.
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
@@ -107,6 +194,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.migrate().await?;
             runs::run(&db, command).await
         }
+        Command::Secrets(command) => secrets::run(&config, command).await,
+        Command::Kv(command) => kv::run(&config, command).await,
         Command::Schema => {
             print!("{}", crate::automations::definition::json_schema());
             Ok(ExitCode::SUCCESS)

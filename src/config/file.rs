@@ -27,6 +27,18 @@ pub(super) struct FileConfig {
     pub(super) http: FileHttp,
     #[serde(default)]
     pub(super) integrations: FileIntegrations,
+    #[serde(default)]
+    pub(super) secrets: FileSecrets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileSecrets {
+    pub(super) provider: Option<String>,
+    pub(super) key_file: Option<PathBuf>,
+    pub(super) kms_key: Option<String>,
+    pub(super) kms_endpoint: Option<String>,
+    pub(super) kms_credentials: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,14 +78,12 @@ pub(super) struct FileIntegrations {
 pub(super) struct FileJira {
     pub(super) base_url: Option<String>,
     pub(super) email: Option<String>,
-    pub(super) api_token: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileOkta {
     pub(super) org_url: Option<String>,
-    pub(super) api_token: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,7 +92,6 @@ pub(super) struct FileGoogle {
     pub(super) directory_url: Option<String>,
     pub(super) token_url: Option<String>,
     pub(super) admin_subject: Option<String>,
-    pub(super) service_account_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,7 +16,7 @@ mod scripts;
 
 use env::{Env, invalid, parse_base_url, split_list};
 use file::{FileConfig, read_file};
-pub use scripts::ScriptConfig;
+pub use scripts::{ScriptConfig, SecretsConfig};
 
 use crate::integrations::IntegrationsConfig;
 
@@ -67,8 +67,8 @@ pub struct Config {
     pub script: ScriptConfig,
     /// Jira, Okta and Google: where they are.
     pub integrations: IntegrationsConfig,
-    /// Integration credentials by name (until the secrets store holds them).
-    pub credentials: HashMap<String, SecretString>,
+    /// Where the key that encrypts secrets comes from.
+    pub secrets: SecretsConfig,
 }
 
 /// Slack app settings.
@@ -339,7 +339,8 @@ impl Config {
         };
 
         let script = scripts::script_config(&f.script, &f.http, env)?;
-        let (integrations, credentials) = scripts::integrations(&f.integrations, env)?;
+        let integrations = scripts::integrations(&f.integrations, env)?;
+        let secrets = scripts::secrets(&f.secrets, env)?;
         Ok(Config {
             listen,
             automations_dir,
@@ -349,7 +350,7 @@ impl Config {
             runs,
             script,
             integrations,
-            credentials,
+            secrets,
         })
     }
 

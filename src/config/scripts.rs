@@ -1,16 +1,16 @@
 //! Settings of TypeScript actions (sandbox limits, `http.fetch`) and of the Jira, Okta
 //! and Google integrations.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::env::{Env, invalid, parse_base_url, split_list};
-use super::file::{FileHttp, FileIntegrations, FileScript};
+use super::file::{FileHttp, FileIntegrations, FileScript, FileSecrets};
 use super::{ConfigError, SecretString};
 use crate::integrations::{GoogleConfig, IntegrationsConfig, JiraConfig, OktaConfig};
 use crate::script::fetch::FetchConfig;
 use crate::script::pool::SandboxConfig;
+use crate::secrets::kms::KmsConfig;
 
 /// TypeScript action settings.
 #[derive(Debug, Clone)]
@@ -117,45 +117,12 @@ pub(super) fn script_config(
     Ok(ScriptConfig { sandbox, fetch })
 }
 
-/// Integration locations, and their credentials by name.
+/// Integration locations (their credentials are secrets: `JIRA_API_TOKEN`,
+/// `OKTA_API_TOKEN`, `GOOGLE_SERVICE_ACCOUNT`).
 pub(super) fn integrations(
     file: &FileIntegrations,
     env: &Env<'_>,
-) -> Result<(IntegrationsConfig, HashMap<String, SecretString>), ConfigError> {
-    let mut credentials = HashMap::new();
-    let mut credential = |name: &str, value: Option<SecretString>| {
-        if let Some(v) = value.filter(|v| !v.expose().is_empty()) {
-            credentials.insert(name.to_owned(), v);
-        }
-    };
-    credential(
-        "JIRA_API_TOKEN",
-        env.get("JIRA_API_TOKEN")
-            .map(SecretString::new)
-            .or(file.jira.api_token.clone()),
-    );
-    credential(
-        "OKTA_API_TOKEN",
-        env.get("OKTA_API_TOKEN")
-            .map(SecretString::new)
-            .or(file.okta.api_token.clone()),
-    );
-    let key_file = env
-        .get("GOOGLE_SERVICE_ACCOUNT_FILE")
-        .map(PathBuf::from)
-        .or(file.google.service_account_file.clone());
-    let key = match key_file {
-        Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-            invalid(
-                "GOOGLE_SERVICE_ACCOUNT_FILE",
-                "integrations.google.service_account_file",
-                format!("{}: {e}", path.display()),
-            )
-        })?),
-        None => env.get("GOOGLE_SERVICE_ACCOUNT_JSON"),
-    };
-    credential("GOOGLE_SERVICE_ACCOUNT", key.map(SecretString::new));
-
+) -> Result<IntegrationsConfig, ConfigError> {
     let jira = match env.get("JIRA_BASE_URL").or(file.jira.base_url.clone()) {
         Some(url) => Some(JiraConfig {
             base_url: parse_base_url(&url, "JIRA_BASE_URL", "integrations.jira.base_url")?,
@@ -204,5 +171,79 @@ pub(super) fn integrations(
         }),
         None => None,
     };
-    Ok((IntegrationsConfig { jira, okta, google }, credentials))
+    Ok(IntegrationsConfig { jira, okta, google })
+}
+
+/// Where the key-encryption key of secrets comes from.
+#[derive(Debug, Clone)]
+pub enum SecretsConfig {
+    /// A local key: from `SWITCHBOARD_SECRET_KEY`, or a file created on first use.
+    Local {
+        /// The key file.
+        key_file: PathBuf,
+        /// The key itself, base64, instead of the file.
+        key: Option<SecretString>,
+    },
+    /// Google Cloud KMS.
+    GcpKms(KmsConfig),
+}
+
+pub(super) fn secrets(file: &FileSecrets, env: &Env<'_>) -> Result<SecretsConfig, ConfigError> {
+    let provider = env
+        .get("SWITCHBOARD_SECRETS_PROVIDER")
+        .or(file.provider.clone())
+        .unwrap_or_else(|| "local".into());
+    match provider.as_str() {
+        "local" => Ok(SecretsConfig::Local {
+            key_file: env
+                .get("SWITCHBOARD_SECRET_KEY_FILE")
+                .map(PathBuf::from)
+                .or(file.key_file.clone())
+                .unwrap_or_else(|| PathBuf::from("./switchboard.key")),
+            key: env.get("SWITCHBOARD_SECRET_KEY").map(SecretString::new),
+        }),
+        "gcp-kms" => {
+            let key = env.get("SWITCHBOARD_KMS_KEY").or(file.kms_key.clone()).ok_or(ConfigError::Missing {
+                env: "SWITCHBOARD_KMS_KEY",
+                key: "secrets.kms_key",
+                hint: "the CryptoKey's resource name, projects/P/locations/L/keyRings/R/cryptoKeys/K",
+            })?;
+            if !key.starts_with("projects/") || !key.contains("/cryptoKeys/") {
+                return Err(invalid(
+                    "SWITCHBOARD_KMS_KEY",
+                    "secrets.kms_key",
+                    format!("{key:?}: expected projects/P/locations/L/keyRings/R/cryptoKeys/K"),
+                ));
+            }
+            let credentials = env
+                .get("SWITCHBOARD_KMS_CREDENTIALS")
+                .or(file.kms_credentials.clone())
+                .unwrap_or_else(|| "default".into());
+            let use_default_credentials = match credentials.as_str() {
+                "default" => true,
+                "anonymous" => false,
+                other => {
+                    return Err(invalid(
+                        "SWITCHBOARD_KMS_CREDENTIALS",
+                        "secrets.kms_credentials",
+                        format!(
+                            "{other:?}: expected \"default\" (application default credentials) or \"anonymous\" (emulators)"
+                        ),
+                    ));
+                }
+            };
+            Ok(SecretsConfig::GcpKms(KmsConfig {
+                key,
+                endpoint: env
+                    .get("SWITCHBOARD_KMS_ENDPOINT")
+                    .or(file.kms_endpoint.clone()),
+                use_default_credentials,
+            }))
+        }
+        other => Err(invalid(
+            "SWITCHBOARD_SECRETS_PROVIDER",
+            "secrets.provider",
+            format!("{other:?}: expected \"local\" or \"gcp-kms\""),
+        )),
+    }
 }

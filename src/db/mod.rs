@@ -9,7 +9,9 @@
 pub mod automations;
 pub mod conversations;
 pub mod events;
+pub mod kv;
 pub mod runs;
+pub mod secrets;
 pub mod workspaces;
 
 use std::time::Duration;

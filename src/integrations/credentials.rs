@@ -1,32 +1,32 @@
-//! Where integration credentials come from. One function, [`Credentials::get`], looked
-//! up at the moment of use: today from configuration, tomorrow from the encrypted
-//! secrets store, without the clients noticing.
+//! Where integration credentials come from: named secrets (`JIRA_API_TOKEN`,
+//! `OKTA_API_TOKEN`, `GOOGLE_SERVICE_ACCOUNT`), looked up at the moment of use through
+//! this one trait. During a run it is the run's secrets (decrypted on demand, cached for
+//! the run, redacted from its records).
 
-use std::collections::HashMap;
+use futures::future::BoxFuture;
 
+use super::IntegrationError;
 use crate::config::SecretString;
 
-/// Named credentials: `JIRA_API_TOKEN`, `OKTA_API_TOKEN`, `GOOGLE_SERVICE_ACCOUNT`.
-pub trait Credentials: Send + Sync + std::fmt::Debug {
-    /// The credential named `name`, if there is one.
-    fn get(&self, name: &str) -> Option<SecretString>;
+/// Named credentials.
+pub trait Credentials: Send + Sync {
+    /// The credential named `name`, if it is set.
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SecretString>, IntegrationError>>;
 }
 
-/// Credentials from configuration.
-#[derive(Debug, Default, Clone)]
-pub struct ConfigCredentials {
-    values: HashMap<String, SecretString>,
-}
-
-impl ConfigCredentials {
-    /// Credentials from name → value pairs.
-    pub fn new(values: HashMap<String, SecretString>) -> Self {
-        Self { values }
-    }
-}
-
-impl Credentials for ConfigCredentials {
-    fn get(&self, name: &str) -> Option<SecretString> {
-        self.values.get(name).cloned()
-    }
+/// The credential `name`, or an error telling the operator how to set it.
+pub(super) async fn require(
+    credentials: &dyn Credentials,
+    name: &str,
+    service: &str,
+    what: &str,
+) -> Result<SecretString, IntegrationError> {
+    credentials.get(name).await?.ok_or_else(|| {
+        IntegrationError::permanent(format!(
+            "{service} needs the secret {name} ({what}): set it with `switchboard secrets set {name}`"
+        ))
+    })
 }

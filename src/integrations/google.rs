@@ -20,7 +20,7 @@ use super::{Credentials, IntegrationError, http_failure, network_failure};
 pub const MEMBER_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.group.member";
 
 /// Google Workspace settings (the service account key is the `GOOGLE_SERVICE_ACCOUNT`
-/// credential: the JSON key file's contents).
+/// secret: the JSON key file's contents).
 #[derive(Debug, Clone)]
 pub struct GoogleConfig {
     /// Directory API base, `https://admin.googleapis.com/` by default.
@@ -126,11 +126,13 @@ impl Google {
         {
             return Ok(token.clone());
         }
-        let key_json = credentials.get("GOOGLE_SERVICE_ACCOUNT").ok_or_else(|| {
-            IntegrationError::permanent(
-                "Google needs the GOOGLE_SERVICE_ACCOUNT credential (the service account's JSON key)",
-            )
-        })?;
+        let key_json = super::credentials::require(
+            credentials,
+            "GOOGLE_SERVICE_ACCOUNT",
+            "Google Workspace",
+            "the service account's JSON key",
+        )
+        .await?;
         let key: ServiceAccountKey = serde_json::from_str(key_json.expose()).map_err(|e| {
             IntegrationError::permanent(format!(
                 "GOOGLE_SERVICE_ACCOUNT is not a service account JSON key: {e}"

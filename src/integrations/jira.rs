@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{Credentials, IntegrationError, http_failure, network_failure};
 
-/// Where Jira is and who calls it (the API token is the `JIRA_API_TOKEN` credential).
+/// Where Jira is and who calls it (the API token is the `JIRA_API_TOKEN` secret).
 #[derive(Debug, Clone)]
 pub struct JiraConfig {
     /// Site URL, e.g. `https://acme.atlassian.net`.
@@ -59,11 +59,13 @@ pub(super) async fn create_issue(
     credentials: &dyn Credentials,
     issue: &IssueRequest,
 ) -> Result<Value, IntegrationError> {
-    let token = credentials.get("JIRA_API_TOKEN").ok_or_else(|| {
-        IntegrationError::permanent(
-            "Jira needs the JIRA_API_TOKEN credential (an Atlassian API token)",
-        )
-    })?;
+    let token = super::credentials::require(
+        credentials,
+        "JIRA_API_TOKEN",
+        "Jira",
+        "an Atlassian API token",
+    )
+    .await?;
     let mut fields = issue.fields.clone();
     fields.insert("project".into(), json!({ "key": issue.project }));
     fields.insert("summary".into(), json!(issue.summary));

@@ -14,7 +14,7 @@ mod okta;
 pub use credentials::Credentials;
 pub use google::{GoogleConfig, GroupMember};
 pub use jira::{IssueRequest, JiraConfig};
-pub use okta::OktaConfig;
+pub use okta::{OktaConfig, ResetOptions};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,6 @@ impl IntegrationError {
 #[derive(Debug, Clone)]
 pub struct Integrations {
     http: reqwest::Client,
-    credentials: Arc<dyn Credentials>,
     jira: Option<JiraConfig>,
     okta: Option<OktaConfig>,
     google: Option<Arc<google::Google>>,
@@ -69,11 +68,8 @@ pub struct IntegrationsConfig {
 }
 
 impl Integrations {
-    /// Clients for `config`, with credentials from `credentials`.
-    pub fn new(
-        config: IntegrationsConfig,
-        credentials: Arc<dyn Credentials>,
-    ) -> anyhow::Result<Self> {
+    /// Clients for `config`.
+    pub fn new(config: IntegrationsConfig) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(5))
@@ -82,61 +78,62 @@ impl Integrations {
         Ok(Self {
             google: config.google.map(|g| Arc::new(google::Google::new(g))),
             http,
-            credentials,
             jira: config.jira,
             okta: config.okta,
         })
     }
 
     /// Creates a Jira issue; returns `{id, key, url}`.
-    pub async fn jira_create_issue(&self, issue: &IssueRequest) -> Result<Value, IntegrationError> {
+    pub async fn jira_create_issue(
+        &self,
+        credentials: &dyn Credentials,
+        issue: &IssueRequest,
+    ) -> Result<Value, IntegrationError> {
         let config = self
             .jira
             .as_ref()
             .ok_or_else(|| not_configured("Jira", "JIRA_BASE_URL and JIRA_EMAIL"))?;
-        jira::create_issue(&self.http, config, self.credentials.as_ref(), issue).await
+        jira::create_issue(&self.http, config, credentials, issue).await
     }
 
     /// An Okta user by id or login.
-    pub async fn okta_get_user(&self, user: &str) -> Result<Value, IntegrationError> {
-        let config = self
-            .okta
-            .as_ref()
-            .ok_or_else(|| not_configured("Okta", "OKTA_ORG_URL"))?;
-        okta::get_user(&self.http, config, self.credentials.as_ref(), user).await
-    }
-
-    /// Resets an Okta user's password; returns `{userId, resetPasswordUrl?}`.
-    pub async fn okta_reset_password(
+    pub async fn okta_get_user(
         &self,
+        credentials: &dyn Credentials,
         user: &str,
-        send_email: bool,
-        revoke_sessions: bool,
     ) -> Result<Value, IntegrationError> {
         let config = self
             .okta
             .as_ref()
             .ok_or_else(|| not_configured("Okta", "OKTA_ORG_URL"))?;
-        okta::reset_password(
-            &self.http,
-            config,
-            self.credentials.as_ref(),
-            user,
-            send_email,
-            revoke_sessions,
-        )
-        .await
+        okta::get_user(&self.http, config, credentials, user).await
+    }
+
+    /// Resets an Okta user's password; returns `{userId, emailSent, resetPasswordUrl}`.
+    pub async fn okta_reset_password(
+        &self,
+        credentials: &dyn Credentials,
+        user: &str,
+        options: ResetOptions,
+    ) -> Result<Value, IntegrationError> {
+        let config = self
+            .okta
+            .as_ref()
+            .ok_or_else(|| not_configured("Okta", "OKTA_ORG_URL"))?;
+        okta::reset_password(&self.http, config, credentials, user, options).await
     }
 
     /// Adds `email` to a Google group.
-    pub async fn google_add_member(&self, member: &GroupMember) -> Result<Value, IntegrationError> {
+    pub async fn google_add_member(
+        &self,
+        credentials: &dyn Credentials,
+        member: &GroupMember,
+    ) -> Result<Value, IntegrationError> {
         let google = self
             .google
             .as_ref()
             .ok_or_else(|| not_configured("Google Workspace", "GOOGLE_ADMIN_SUBJECT"))?;
-        google
-            .add_member(&self.http, self.credentials.as_ref(), member)
-            .await
+        google.add_member(&self.http, credentials, member).await
     }
 }
 

@@ -13,10 +13,19 @@ pub struct OktaConfig {
     pub org_url: Url,
 }
 
-fn authorization(credentials: &dyn Credentials) -> Result<String, IntegrationError> {
-    let token = credentials.get("OKTA_API_TOKEN").ok_or_else(|| {
-        IntegrationError::permanent("Okta needs the OKTA_API_TOKEN credential (an Okta API token)")
-    })?;
+/// Options of a password reset.
+#[derive(Debug, Clone, Copy)]
+pub struct ResetOptions {
+    /// Okta e-mails the user a reset link (otherwise the link is returned).
+    pub send_email: bool,
+    /// Ends the user's sessions too.
+    pub revoke_sessions: bool,
+}
+
+async fn authorization(credentials: &dyn Credentials) -> Result<String, IntegrationError> {
+    let token =
+        super::credentials::require(credentials, "OKTA_API_TOKEN", "Okta", "an Okta API token")
+            .await?;
     Ok(format!("SSWS {}", token.expose()))
 }
 
@@ -40,7 +49,7 @@ pub(super) async fn get_user(
 ) -> Result<Value, IntegrationError> {
     let response = http
         .get(users_url(config, &[user])?)
-        .header("Authorization", authorization(credentials)?)
+        .header("Authorization", authorization(credentials).await?)
         .header("Accept", "application/json")
         .send()
         .await
@@ -64,9 +73,12 @@ pub(super) async fn reset_password(
     config: &OktaConfig,
     credentials: &dyn Credentials,
     user: &str,
-    send_email: bool,
-    revoke_sessions: bool,
+    options: ResetOptions,
 ) -> Result<Value, IntegrationError> {
+    let ResetOptions {
+        send_email,
+        revoke_sessions,
+    } = options;
     // The lifecycle operations take the user's id; a login (e-mail) is looked up first.
     let id = if user.contains('@') {
         let found = get_user(http, config, credentials, user).await?;
@@ -86,7 +98,7 @@ pub(super) async fn reset_password(
     }
     let response = http
         .post(url)
-        .header("Authorization", authorization(credentials)?)
+        .header("Authorization", authorization(credentials).await?)
         .header("Accept", "application/json")
         .send()
         .await

@@ -15,6 +15,7 @@ use crate::automations::{Automation, StoredScripts, compile};
 use crate::conversations::Conversation;
 use crate::db::{self, runs::ClaimedRun, runs::RunStatus, runs::StepRecord};
 use crate::script::pool::ConsoleLine;
+use crate::secrets::run::RunSecrets;
 
 /// Executes `run` until it succeeds, fails, goes back to the queue, or the lease is lost.
 pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
@@ -33,9 +34,11 @@ pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
             run.id,
             lease_lost.clone(),
         )));
+        let secrets = RunSecrets::new(env.secrets.clone(), &run.trigger.team_id);
         let mut journal = Journal {
             env: &env,
             run: &run,
+            secrets: &secrets,
             lines: Vec::new(),
         };
         let result = tokio::select! {
@@ -67,22 +70,40 @@ impl Drop for AbortOnDrop {
 }
 
 /// Writes a run's progress: log lines wait in memory and go out with the next journal
-/// entry, in its transaction, so a step costs one commit.
+/// entry, in its transaction, so a step costs one commit. Everything it writes passes
+/// the run's redactor: no secret value the run has read reaches the database or the log.
 struct Journal<'a> {
     env: &'a RunEnv,
     run: &'a ClaimedRun,
+    secrets: &'a RunSecrets,
     lines: Vec<(i64, String, String)>,
 }
 
 impl Journal<'_> {
+    fn redact(&self, text: &str) -> String {
+        self.secrets.redactor().redact(text)
+    }
+
+    fn redact_step(&self, step: &StepRecord) -> StepRecord {
+        StepRecord {
+            output: step.output.as_deref().map(|o| self.redact(o)),
+            error: step.error.as_deref().map(|e| self.redact(e)),
+            ..step.clone()
+        }
+    }
+
     fn line(&mut self, level: &str, message: String) {
         self.lines
             .push((self.env.clock.now_ms(), level.to_owned(), message));
     }
 
     async fn flush_lines(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
-        db::runs::log(conn, self.run.id, &self.lines).await?;
-        self.lines.clear();
+        let lines: Vec<(i64, String, String)> = self
+            .lines
+            .drain(..)
+            .map(|(at, level, message)| (at, level, self.secrets.redactor().redact(&message)))
+            .collect();
+        db::runs::log(conn, self.run.id, &lines).await?;
         Ok(())
     }
 
@@ -103,6 +124,7 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
         Ok(a) => a,
         Err(reason) => return finish(journal, RunStatus::Failed, Some(&reason)).await,
     };
+    journal.secrets.declare(&automation.secrets);
     let mut conversation = match run.trigger.conversation_id {
         Some(id) => {
             let mut conn = env.db.reader().acquire().await?;
@@ -135,6 +157,7 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             conversation: conversation.as_ref(),
             outputs: &outputs[..index],
             console: &console,
+            secrets: journal.secrets,
         };
         let result = actions::execute(action, &ctx).await;
         journal.console(
@@ -236,7 +259,7 @@ async fn journal_success(
         }
         (_, c) => outcome.conversation.or(c),
     };
-    db::runs::record_step(&mut tx, run.id, step).await?;
+    db::runs::record_step(&mut tx, run.id, &journal.redact_step(step)).await?;
     let finished = last
         && db::runs::finish(
             &mut tx,
@@ -310,11 +333,14 @@ async fn step_failed(
                 }
                 StepError::Permanent(_) => error.to_string(),
             };
-            let line = format!("step {} ({}) failed: {why}", step.index, step.action);
+            let line = journal.redact(&format!(
+                "step {} ({}) failed: {why}",
+                step.index, step.action
+            ));
             let mut tx = env.db.writer().begin().await?;
-            db::runs::record_step(&mut tx, run.id, &step).await?;
+            db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
             tx.commit().await?;
-            tracing::error!(step = step.index, error = %why, "step failed; run failed");
+            tracing::error!(step = step.index, error = line, "step failed; run failed");
             finish(journal, RunStatus::Failed, Some(&line)).await
         }
     }
@@ -327,6 +353,8 @@ async fn finish(
 ) -> anyhow::Result<()> {
     let (env, run) = (journal.env, journal.run);
     let now = env.clock.now_ms();
+    let error = error.map(|e| journal.redact(e));
+    let error = error.as_deref();
     if let Some(e) = error {
         journal.line("error", e.to_owned());
     }

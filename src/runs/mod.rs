@@ -31,8 +31,10 @@ use crate::clock::Clock;
 use crate::config::RunsConfig;
 use crate::db::{self, Db};
 use crate::integrations::Integrations;
+use crate::kv::KvStore;
 use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
+use crate::secrets::SecretStore;
 use crate::slack::SlackClient;
 use crate::workspace::Workspaces;
 
@@ -63,6 +65,10 @@ pub struct RunEnv {
     pub integrations: Integrations,
     /// Workspace details for `ctx.workspace`.
     pub workspaces: Arc<Workspaces>,
+    /// Encrypted secrets.
+    pub secrets: SecretStore,
+    /// The scripts' key-value store.
+    pub kv: KvStore,
 }
 
 /// How long shutdown waits for runs in flight before putting them back in the queue.

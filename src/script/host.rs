@@ -21,8 +21,10 @@ use super::pool::HostHandler;
 use super::protocol::HostResult;
 use crate::conversations::{Conversation, ConversationPatch, Priority, Status};
 use crate::db::runs::ClaimedRun;
-use crate::integrations::{GroupMember, IntegrationError, IssueRequest};
+use crate::integrations::{GroupMember, IntegrationError, IssueRequest, ResetOptions};
+use crate::kv::{KvError, Namespace};
 use crate::runs::{RunEnv, changes};
+use crate::secrets::run::RunSecrets;
 use crate::slack::SlackError;
 use crate::slack::client::object;
 use crate::trigger::TriggerEvent;
@@ -42,6 +44,13 @@ pub const HOST_FUNCTIONS: &[&str] = &[
     "okta.getUser",
     "okta.resetPassword",
     "google.groups.addMember",
+    "secrets.get",
+    "kv.get",
+    "kv.set",
+    "kv.delete",
+    "kv.list",
+    "kv.increment",
+    "kv.compareAndSet",
     "sleep",
 ];
 
@@ -54,6 +63,7 @@ const ATTEMPTS: u32 = 3;
 pub struct ScriptHost<'a> {
     env: &'a RunEnv,
     run: &'a ClaimedRun,
+    secrets: &'a RunSecrets,
     step: usize,
     conversation: Mutex<Option<Conversation>>,
     changed: Mutex<bool>,
@@ -87,12 +97,14 @@ impl<'a> ScriptHost<'a> {
     pub fn new(
         env: &'a RunEnv,
         run: &'a ClaimedRun,
+        secrets: &'a RunSecrets,
         step: usize,
         conversation: Option<&Conversation>,
     ) -> Self {
         Self {
             env,
             run,
+            secrets,
             step,
             conversation: Mutex::new(conversation.cloned()),
             changed: Mutex::new(false),
@@ -207,14 +219,14 @@ impl<'a> ScriptHost<'a> {
                 let issue: IssueRequest = args.parse()?;
                 self.env
                     .integrations
-                    .jira_create_issue(&issue)
+                    .jira_create_issue(self.secrets, &issue)
                     .await
                     .map_err(integration_failure)
             }
             "okta.getUser" => {
                 let user = args.str("user")?;
                 retrying(
-                    || self.env.integrations.okta_get_user(&user),
+                    || self.env.integrations.okta_get_user(self.secrets, &user),
                     |e: &IntegrationError| e.retryable,
                 )
                 .await
@@ -226,19 +238,40 @@ impl<'a> ScriptHost<'a> {
                 let revoke = args.opt_bool("revokeSessions")?.unwrap_or(false);
                 self.env
                     .integrations
-                    .okta_reset_password(&user, send_email, revoke)
+                    .okta_reset_password(
+                        self.secrets,
+                        &user,
+                        ResetOptions {
+                            send_email,
+                            revoke_sessions: revoke,
+                        },
+                    )
                     .await
                     .map_err(integration_failure)
             }
             "google.groups.addMember" => {
                 let member: GroupMember = args.parse()?;
                 retrying(
-                    || self.env.integrations.google_add_member(&member),
+                    || {
+                        self.env
+                            .integrations
+                            .google_add_member(self.secrets, &member)
+                    },
                     |e: &IntegrationError| e.retryable,
                 )
                 .await
                 .map_err(integration_failure)
             }
+            "secrets.get" => {
+                let name = args.str("name")?;
+                let value = self
+                    .secrets
+                    .get_declared(&name)
+                    .await
+                    .map_err(|e| HostError::new("Error", e, false))?;
+                Ok(Value::String(value.expose().to_owned()))
+            }
+            name if name.starts_with("kv.") => self.kv(name, &args).await,
             "sleep" => {
                 let ms = args.opt_f64("ms")?.unwrap_or(0.0).max(0.0);
                 tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0).min(MAX_SLEEP)).await;
@@ -288,6 +321,73 @@ impl<'a> ScriptHost<'a> {
         retrying(call, SlackError::is_transient)
             .await
             .map_err(slack_failure)
+    }
+
+    async fn kv(&self, function: &str, args: &Args<'_>) -> Outcome {
+        let kv = &self.env.kv;
+        let workspace = self.run.trigger.team_id.as_str();
+        let ns = match args.opt_str("shared")? {
+            Some(name) => Namespace::shared(&name).map_err(kv_failure)?,
+            None => Namespace::automation(&self.run.automation_id),
+        };
+        let ttl = args
+            .opt_f64("ttl")?
+            .map(|s| {
+                if s.is_finite() && s > 0.0 {
+                    Ok(Duration::from_secs_f64(s))
+                } else {
+                    Err(args.type_error("`ttl` must be a positive number of seconds"))
+                }
+            })
+            .transpose()?;
+        let value = |key: &str| args.value.get(key).cloned().unwrap_or(Value::Null);
+        let result = match function {
+            "kv.get" => kv
+                .get(workspace, &ns, &args.str("key")?)
+                .await
+                .map(|v| v.unwrap_or(Value::Null)),
+            "kv.set" => kv
+                .set(workspace, &ns, &args.str("key")?, &value("value"), ttl)
+                .await
+                .map(|()| Value::Null),
+            "kv.delete" => kv
+                .delete(workspace, &ns, &args.str("key")?)
+                .await
+                .map(Value::Bool),
+            "kv.list" => kv
+                .list(workspace, &ns, &args.opt_str("prefix")?.unwrap_or_default())
+                .await
+                .map(|entries| {
+                    Value::Array(
+                        entries
+                            .into_iter()
+                            .map(|(key, value)| json!({ "key": key, "value": value }))
+                            .collect(),
+                    )
+                }),
+            "kv.increment" => {
+                let by = args.opt_f64("by")?.unwrap_or(1.0);
+                kv.increment(workspace, &ns, &args.str("key")?, by)
+                    .await
+                    .map(|n| json!(n))
+            }
+            "kv.compareAndSet" => {
+                let expected = value("expected");
+                let expected = (!expected.is_null()).then_some(&expected);
+                kv.compare_and_set(
+                    workspace,
+                    &ns,
+                    &args.str("key")?,
+                    expected,
+                    &value("next"),
+                    ttl,
+                )
+                .await
+                .map(Value::Bool)
+            }
+            other => return Err(type_error(other, "is not a host function")),
+        };
+        result.map_err(kv_failure)
     }
 
     async fn fetch(&self, args: &Args<'_>) -> Outcome {
@@ -425,6 +525,14 @@ where
 
 fn slack_failure(e: SlackError) -> HostError {
     HostError::new("Error", e.to_string(), e.is_transient())
+}
+
+fn kv_failure(e: KvError) -> HostError {
+    match e {
+        KvError::Invalid(m) => HostError::new("TypeError", format!("kv: {m}"), false),
+        KvError::Conflict(m) => HostError::new("Error", format!("kv: {m}"), false),
+        KvError::Database(_) => HostError::new("Error", e.to_string(), true),
+    }
 }
 
 fn integration_failure(e: IntegrationError) -> HostError {

@@ -267,6 +267,51 @@ fn shape_errors(body: &[Statement<'_>]) -> Vec<TsError> {
     errors
 }
 
+/// The secrets a script reads by literal name (`secrets.get("NAME")`), with the byte
+/// offset of each name, so `check` can compare them with the automation's declaration.
+/// Names computed at run time are checked when the script runs.
+pub fn secret_reads(source: &str) -> Vec<(usize, String)> {
+    use oxc::ast::ast::{Argument, CallExpression, Expression};
+    use oxc::ast_visit::{Visit, walk};
+
+    struct Reads(Vec<(usize, String)>);
+
+    impl<'a> Visit<'a> for Reads {
+        fn visit_call_expression(&mut self, call: &CallExpression<'a>) {
+            if call.callee.is_specific_member_access("secrets", "get") {
+                match call.arguments.first() {
+                    Some(Argument::StringLiteral(name)) => {
+                        self.0
+                            .push((name.span.start as usize + 1, name.value.to_string()));
+                    }
+                    Some(Argument::TemplateLiteral(t)) if t.expressions.is_empty() => {
+                        if let Some(quasi) = t.quasis.first() {
+                            let text = quasi
+                                .value
+                                .cooked
+                                .as_ref()
+                                .map_or_else(|| quasi.value.raw.to_string(), |c| c.to_string());
+                            self.0.push((t.span.start as usize + 1, text));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            walk::walk_call_expression(self, call);
+        }
+
+        fn visit_expression(&mut self, expression: &Expression<'a>) {
+            walk::walk_expression(self, expression);
+        }
+    }
+
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse();
+    let mut reads = Reads(Vec::new());
+    reads.visit_program(&parsed.program);
+    reads.0
+}
+
 /// Transpiled scripts by content hash.
 #[derive(Debug, Default)]
 pub struct TranspileCache {
@@ -463,6 +508,15 @@ mod tests {
             errors[0].message.contains("only the default export"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn literal_secret_reads_are_found() {
+        let ts = "export default async function () {\n  const a = await secrets.get(\"OKTA_API_TOKEN\");\n  const b = await secrets.get(`JIRA`);\n  const n = 'X';\n  const c = await secrets.get(n);\n  // secrets.get(\"IN_A_COMMENT\")\n}\n";
+        let reads = secret_reads(ts);
+        let names: Vec<&str> = reads.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["OKTA_API_TOKEN", "JIRA"]);
+        assert_eq!(&ts[reads[0].0..reads[0].0 + 4], "OKTA");
     }
 
     #[test]

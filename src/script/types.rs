@@ -27,12 +27,12 @@ pub fn write_types(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeSet, HashMap};
     use std::rc::Rc;
 
     use futures::channel::oneshot;
     use oxc::allocator::Allocator;
-    use oxc::ast::ast::{Declaration, Statement, TSSignature, TSType};
+    use oxc::ast::ast::{Declaration, Statement, TSSignature, TSType, TSTypeName};
     use oxc::parser::Parser;
     use oxc::span::SourceType;
     use serde_json::{Value, json};
@@ -43,24 +43,52 @@ mod tests {
     use crate::script::sandbox::runtime::{self, Bridge};
     use crate::script::transpile::transpile;
 
-    /// Dotted names of everything `declare global` declares (functions and methods).
+    /// Dotted names of everything `declare global` declares (functions and methods),
+    /// following the file's own interfaces through references and intersections.
     fn declared() -> BTreeSet<String> {
-        fn members(prefix: &str, ty: &TSType<'_>, out: &mut BTreeSet<String>) {
-            if let TSType::TSTypeLiteral(lit) = ty {
-                for member in &lit.members {
-                    match member {
-                        TSSignature::TSMethodSignature(m) => {
-                            out.insert(format!("{prefix}.{}", m.key.static_name().unwrap()));
+        type Interfaces<'b, 'a> = HashMap<String, &'b [TSSignature<'a>]>;
+        fn signatures(
+            prefix: &str,
+            list: &[TSSignature<'_>],
+            interfaces: &Interfaces<'_, '_>,
+            out: &mut BTreeSet<String>,
+        ) {
+            for member in list {
+                match member {
+                    TSSignature::TSMethodSignature(m) => {
+                        out.insert(format!("{prefix}.{}", m.key.static_name().unwrap()));
+                    }
+                    TSSignature::TSPropertySignature(p) => {
+                        let name = format!("{prefix}.{}", p.key.static_name().unwrap());
+                        if let Some(annotation) = &p.type_annotation {
+                            members(&name, &annotation.type_annotation, interfaces, out);
                         }
-                        TSSignature::TSPropertySignature(p) => {
-                            let name = format!("{prefix}.{}", p.key.static_name().unwrap());
-                            if let Some(annotation) = &p.type_annotation {
-                                members(&name, &annotation.type_annotation, out);
-                            }
-                        }
-                        _ => {}
+                    }
+                    _ => {}
+                }
+            }
+        }
+        fn members(
+            prefix: &str,
+            ty: &TSType<'_>,
+            interfaces: &Interfaces<'_, '_>,
+            out: &mut BTreeSet<String>,
+        ) {
+            match ty {
+                TSType::TSTypeLiteral(lit) => signatures(prefix, &lit.members, interfaces, out),
+                TSType::TSIntersectionType(both) => {
+                    for t in &both.types {
+                        members(prefix, t, interfaces, out);
                     }
                 }
+                TSType::TSTypeReference(r) => {
+                    if let TSTypeName::IdentifierReference(id) = &r.type_name
+                        && let Some(body) = interfaces.get(id.name.as_str())
+                    {
+                        signatures(prefix, body, interfaces, out);
+                    }
+                }
+                _ => {}
             }
         }
         let allocator = Allocator::default();
@@ -69,6 +97,14 @@ mod tests {
             parsed.diagnostics.errors().next().is_none(),
             "switchboard.d.ts does not parse"
         );
+        let mut interfaces: Interfaces<'_, '_> = HashMap::new();
+        for statement in &parsed.program.body {
+            if let Statement::ExportDeclaration(e) = statement
+                && let Declaration::TSInterfaceDeclaration(i) = &e.declaration
+            {
+                interfaces.insert(i.id.name.to_string(), &i.body.body);
+            }
+        }
         let mut out = BTreeSet::new();
         for statement in &parsed.program.body {
             let Statement::TSGlobalDeclaration(global) = statement else {
@@ -83,7 +119,7 @@ mod tests {
                         for d in &v.declarations {
                             let name = d.id.get_identifier_name().unwrap().to_string();
                             let annotation = d.type_annotation.as_ref().expect("annotated");
-                            members(&name, &annotation.type_annotation, &mut out);
+                            members(&name, &annotation.type_annotation, &interfaces, &mut out);
                         }
                     }
                     Declaration::FunctionDeclaration(f) => {
@@ -123,7 +159,7 @@ export default async function (ctx: any) {
     }
   };
   const g = globalThis as any;
-  for (const name of ["console", "slack", "http", "jira", "okta", "google"]) walk(name, g[name]);
+  for (const name of ["console", "slack", "http", "jira", "okta", "google", "secrets", "kv"]) walk(name, g[name]);
   if (typeof g.sleep === "function") out.push("sleep");
   if (typeof g.RetryableError === "function") out.push("RetryableError");
   if (typeof ctx.conversation.update !== "function") throw new Error("no update");

@@ -85,6 +85,19 @@ const GOOGLE_GROUPS: &[Method] = &[m(
     "google.groups.addMember",
     &["group", "email"],
 )];
+const SECRETS: &[Method] = &[m("get", "secrets.get", &["name"])];
+const KV: &[Method] = &[
+    m("get", "kv.get", &["key"]),
+    m("set", "kv.set", &["key", "value"]),
+    m("delete", "kv.delete", &["key"]),
+    m("list", "kv.list", &["prefix"]),
+    m("increment", "kv.increment", &["key", "by"]),
+    m(
+        "compareAndSet",
+        "kv.compareAndSet",
+        &["key", "expected", "next"],
+    ),
+];
 const SLEEP: Method = m("sleep", "sleep", &["ms"]);
 const UPDATE: Method = Method {
     name: "update",
@@ -96,11 +109,20 @@ const UPDATE: Method = Method {
 /// Every host function the installed API calls, for the test that checks the host
 /// implements exactly these.
 pub fn host_functions() -> Vec<&'static str> {
-    [SLACK, HTTP, JIRA, OKTA, GOOGLE_GROUPS, &[SLEEP, UPDATE]]
-        .concat()
-        .iter()
-        .map(|m| m.host)
-        .collect()
+    [
+        SLACK,
+        HTTP,
+        JIRA,
+        OKTA,
+        GOOGLE_GROUPS,
+        SECRETS,
+        KV,
+        &[SLEEP, UPDATE],
+    ]
+    .concat()
+    .iter()
+    .map(|m| m.host)
+    .collect()
 }
 
 /// The constructor of `RetryableError`, kept for rejecting with it.
@@ -134,14 +156,18 @@ pub fn install(context: &mut Context, context_json: &str) -> JsResult<JsObject> 
             Attribute::READONLY | Attribute::ENUMERABLE,
         )
         .build();
+    let secrets = methods(context, SECRETS)?;
+    let kv = kv_object(context, None);
     let sleep = method_function(context, SLEEP);
-    let globals: [(&str, JsValue); 8] = [
+    let globals: [(&str, JsValue); 10] = [
         ("console", console.into()),
         ("slack", slack.into()),
         ("http", http.into()),
         ("jira", jira.into()),
         ("okta", okta.into()),
         ("google", google.into()),
+        ("secrets", secrets.into()),
+        ("kv", kv.into()),
         ("sleep", sleep),
         ("RetryableError", retryable.into()),
     ];
@@ -187,16 +213,54 @@ fn methods(context: &mut Context, list: &[Method]) -> JsResult<JsObject> {
     for method in list {
         let f = NativeFunction::from_copy_closure({
             let method = *method;
-            move |this, args, context| call(method, this, args, context)
+            move |this, args, context| call(method, this, args, None, context)
         });
         o.function(f, JsString::from(method.name), method.params.len());
     }
     Ok(o.build())
 }
 
+/// The `kv` object: the automation's own namespace, or (with `shared`) a shared one;
+/// `kv.shared(name)` makes the latter.
+fn kv_object(context: &mut Context, shared: Option<JsString>) -> JsObject {
+    let mut o = ObjectInitializer::new(context);
+    for method in KV {
+        let method = *method;
+        let f = match &shared {
+            None => NativeFunction::from_copy_closure(move |this, args, context| {
+                call(method, this, args, None, context)
+            }),
+            Some(name) => NativeFunction::from_copy_closure_with_captures(
+                move |this, args, name: &JsString, context| {
+                    call(method, this, args, Some(name), context)
+                },
+                name.clone(),
+            ),
+        };
+        o.function(f, JsString::from(method.name), method.params.len());
+    }
+    if shared.is_none() {
+        o.function(
+            NativeFunction::from_copy_closure(|_, args, context| {
+                let name = args
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+                    .to_string(context)?;
+                let shared = kv_object(context, Some(name));
+                freeze(&shared, context)?;
+                Ok(shared.into())
+            }),
+            js_string!("shared"),
+            1,
+        );
+    }
+    o.build()
+}
+
 fn method_function(context: &mut Context, method: Method) -> JsValue {
     let f = NativeFunction::from_copy_closure(move |this, args, context| {
-        call(method, this, args, context)
+        call(method, this, args, None, context)
     });
     boa_engine::object::FunctionObjectBuilder::new(context.realm(), f)
         .name(JsString::from(method.name))
@@ -205,16 +269,23 @@ fn method_function(context: &mut Context, method: Method) -> JsValue {
         .into()
 }
 
-/// Calls host function `method` and returns a promise of its answer.
+/// Calls host function `method` and returns a promise of its answer; `shared` names the
+/// shared key-value namespace of a `kv.shared(…)` object.
 fn call(
     method: Method,
     this: &JsValue,
     args: &[JsValue],
+    shared: Option<&JsString>,
     context: &mut Context,
 ) -> JsResult<JsValue> {
     let (promise, resolvers) = JsPromise::new_pending(context);
     let json = match arguments(method, args, context) {
-        Ok(json) => json,
+        Ok(mut json) => {
+            if let (Some(name), Some(map)) = (shared, json.as_object_mut()) {
+                map.insert("shared".into(), Value::String(name.to_std_string_escaped()));
+            }
+            json
+        }
         Err(message) => {
             let error = JsNativeError::typ().with_message(format!("{}: {message}", method.host));
             let error = JsError::from(error).into_opaque(context)?;

@@ -87,17 +87,23 @@ impl FakeVendors {
         [
             ("JIRA_BASE_URL", url.clone()),
             ("JIRA_EMAIL", JIRA_EMAIL.to_owned()),
-            ("JIRA_API_TOKEN", JIRA_TOKEN.to_owned()),
             ("OKTA_ORG_URL", url.clone()),
-            ("OKTA_API_TOKEN", OKTA_TOKEN.to_owned()),
             ("GOOGLE_DIRECTORY_URL", url.clone()),
             ("GOOGLE_TOKEN_URL", format!("{url}token")),
             ("GOOGLE_ADMIN_SUBJECT", GOOGLE_ADMIN.to_owned()),
-            ("GOOGLE_SERVICE_ACCOUNT_JSON", SERVICE_ACCOUNT.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+    }
+
+    /// The secrets the integrations read.
+    pub fn secrets() -> Vec<(&'static str, String)> {
+        vec![
+            ("JIRA_API_TOKEN", JIRA_TOKEN.to_owned()),
+            ("OKTA_API_TOKEN", OKTA_TOKEN.to_owned()),
+            ("GOOGLE_SERVICE_ACCOUNT", SERVICE_ACCOUNT.to_owned()),
+        ]
     }
 
     /// Makes the next request to `route` (`jira`, `okta.reset`, `okta.user`,

@@ -55,6 +55,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     automations: Vec<(String, String)>,
     files: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
     env: HashMap<String, String>,
     clock: Arc<dyn Clock>,
 }
@@ -68,6 +69,7 @@ pub fn app(backend: Backend) -> TestAppBuilder {
         backend,
         automations: Vec::new(),
         files: Vec::new(),
+        secrets: Vec::new(),
         env: HashMap::new(),
         clock: Arc::new(SystemClock),
     }
@@ -125,9 +127,18 @@ impl TestAppBuilder {
         self
     }
 
-    /// Points the integrations at `vendors`.
+    /// Points the integrations at `vendors`, with their credentials as secrets.
     pub fn vendors(mut self, vendors: &FakeVendors) -> Self {
         self.env.extend(vendors.env());
+        for (name, value) in FakeVendors::secrets() {
+            self.secrets.push((name.to_owned(), value));
+        }
+        self
+    }
+
+    /// Stores a secret (as `switchboard secrets set` would).
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -172,6 +183,14 @@ impl TestAppBuilder {
                 env!("CARGO_BIN_EXE_switchboard").to_owned(),
             ),
             ("SWITCHBOARD_SCRIPT_PROCESSES", "2".to_owned()),
+            (
+                "SWITCHBOARD_SECRET_KEY_FILE",
+                automations
+                    .path()
+                    .join("switchboard.key")
+                    .display()
+                    .to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -182,6 +201,16 @@ impl TestAppBuilder {
             .await
             .expect("the app starts");
         let db = Db::connect(&config.database).await.unwrap();
+        let provider = switchboard::secrets::open_provider(&config.secrets)
+            .await
+            .unwrap();
+        let secrets = switchboard::secrets::SecretStore::new(db.clone(), provider);
+        for (name, value) in &self.secrets {
+            secrets
+                .set("*", name, value.as_bytes(), "tests", self.clock.now_ms())
+                .await
+                .unwrap();
+        }
         TestApp {
             addr: app.addr(),
             app: Some(app),
@@ -189,6 +218,7 @@ impl TestAppBuilder {
             clock: self.clock,
             env,
             db,
+            secrets,
             slack,
             automations,
             client: reqwest::Client::new(),
@@ -204,6 +234,7 @@ pub struct TestApp {
     pub clock: Arc<dyn Clock>,
     pub env: HashMap<String, String>,
     pub db: Db,
+    pub secrets: switchboard::secrets::SecretStore,
     pub slack: FakeSlack,
     pub automations: tempfile::TempDir,
     pub client: reqwest::Client,
