@@ -268,7 +268,7 @@ impl<'a> ScriptHost<'a> {
                     .secrets
                     .get_declared(&name)
                     .await
-                    .map_err(|e| HostError::new("Error", e, false))?;
+                    .map_err(|(message, transient)| HostError::new("Error", message, transient))?;
                 Ok(Value::String(value.expose().to_owned()))
             }
             name if name.starts_with("kv.") => self.kv(name, &args).await,

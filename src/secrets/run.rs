@@ -57,8 +57,9 @@ impl RunSecrets {
         Ok(value)
     }
 
-    /// A secret a script asked for: only those its automation declares.
-    pub async fn get_declared(&self, name: &str) -> Result<SecretString, String> {
+    /// A secret a script asked for: only those its automation declares. The error says
+    /// whether trying again later may work.
+    pub async fn get_declared(&self, name: &str) -> Result<SecretString, (String, bool)> {
         let declared = self
             .declared
             .lock()
@@ -66,16 +67,22 @@ impl RunSecrets {
             .iter()
             .any(|d| d == name);
         if !declared {
-            return Err(format!(
-                "secrets.get({name:?}): this automation does not declare {name}; add it to `secrets = [...]` in its file"
+            return Err((
+                format!(
+                    "secrets.get({name:?}): this automation does not declare {name}; add it to `secrets = [...]` in its file"
+                ),
+                false,
             ));
         }
         match self.get(name).await {
             Ok(Some(value)) => Ok(value),
-            Ok(None) => Err(format!(
-                "secrets.get({name:?}): {name} is not set; set it with `switchboard secrets set {name}`"
+            Ok(None) => Err((
+                format!(
+                    "secrets.get({name:?}): {name} is not set; set it with `switchboard secrets set {name}`"
+                ),
+                false,
             )),
-            Err(e) => Err(format!("secrets.get({name:?}): {e}")),
+            Err(e) => Err((format!("secrets.get({name:?}): {e}"), e.is_transient())),
         }
     }
 }

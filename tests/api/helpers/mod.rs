@@ -2,6 +2,7 @@
 
 pub mod database;
 pub mod events;
+pub mod fake_kms;
 pub mod fake_slack;
 pub mod fake_vendors;
 
@@ -218,7 +219,6 @@ impl TestAppBuilder {
             clock: self.clock,
             env,
             db,
-            secrets,
             slack,
             automations,
             client: reqwest::Client::new(),
@@ -234,7 +234,6 @@ pub struct TestApp {
     pub clock: Arc<dyn Clock>,
     pub env: HashMap<String, String>,
     pub db: Db,
-    pub secrets: switchboard::secrets::SecretStore,
     pub slack: FakeSlack,
     pub automations: tempfile::TempDir,
     pub client: reqwest::Client,
