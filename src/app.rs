@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::actions::GroupCache;
+use crate::approvals::desk::ApprovalDesk;
 use crate::automations::{Registry, reload};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -90,9 +91,28 @@ impl App {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
+        let sandbox = SandboxPool::new(config.script.sandbox.clone());
+        let env = Arc::new(RunEnv {
+            db: db.clone(),
+            registry: registry.clone(),
+            slack: slack.clone(),
+            clock: clock.clone(),
+            config: config.runs.clone(),
+            groups: GroupCache::default(),
+            owner: lease_owner(),
+            wake,
+            sandbox: sandbox.clone(),
+            fetcher: Fetcher::new(config.script.fetch.clone())?,
+            integrations: Integrations::new(config.integrations.clone())?,
+            workspaces: workspaces.clone(),
+            secrets: secrets.clone(),
+            kv: kv.clone(),
+        });
+
         let router = http::router(AppState {
             signing_secret,
             ingestor,
+            approvals: ApprovalDesk::new(env.clone()),
             db: db.clone(),
             clock: clock.clone(),
         });
@@ -107,29 +127,12 @@ impl App {
         });
 
         if config.runs.workers > 0 {
-            let sandbox = SandboxPool::new(config.script.sandbox.clone());
             if let Err(e) = sandbox.warm_up().await {
                 tracing::error!(
                     error = format!("{e:#}"),
                     "script sandboxes did not start; code steps will fail until this is fixed"
                 );
             }
-            let env = Arc::new(RunEnv {
-                db: db.clone(),
-                registry: registry.clone(),
-                slack: slack.clone(),
-                clock: clock.clone(),
-                config: config.runs.clone(),
-                groups: GroupCache::default(),
-                owner: lease_owner(),
-                wake,
-                sandbox,
-                fetcher: Fetcher::new(config.script.fetch.clone())?,
-                integrations: Integrations::new(config.integrations.clone())?,
-                workspaces: workspaces.clone(),
-                secrets: secrets.clone(),
-                kv: kv.clone(),
-            });
             tasks.spawn(runs::work(env, stop.clone()));
         } else {
             tracing::warn!("runs.workers = 0: runs are queued but not executed by this process");

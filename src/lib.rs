@@ -9,6 +9,8 @@
 pub mod actions;
 /// Builds pools, clients, router and workers; exposes the bound address.
 pub mod app;
+/// Approvals: requests with Approve / Deny buttons, and runs that wait for them.
+pub mod approvals;
 /// Automation definition files: format, validation with file/line/column, loading.
 pub mod automations;
 /// Command-line interface: `serve`, `migrate`, `check`, `runs`.

@@ -98,10 +98,16 @@ impl Template {
 
     /// Errors for placeholders that have no value for triggers of `kind`.
     pub fn check_for(&self, kind: TriggerKind) -> Vec<TemplateError> {
+        self.check_in(kind, false)
+    }
+
+    /// Errors for placeholders that have no value in a step of an automation triggered
+    /// by `kind`, after an approval step or not.
+    pub fn check_in(&self, kind: TriggerKind, after_approval: bool) -> Vec<TemplateError> {
         self.parts
             .iter()
             .filter_map(|p| match p {
-                Part::Fact { fact, offset, .. } if !fact.is_available_for(kind) => {
+                Part::Fact { fact, offset, .. } if !fact.is_available_in(kind, after_approval) => {
                     Some(TemplateError {
                         offset: *offset,
                         message: format!(
@@ -225,10 +231,7 @@ mod tests {
     fn renders_table() {
         let c = conversation();
         let t = reaction();
-        let ctx = FactContext {
-            trigger: &t,
-            conversation: Some(&c),
-        };
+        let ctx = FactContext::new(&t, Some(&c));
         let cases = [
             ("plain text", "plain text"),
             ("{{title}}", "VPN down"),

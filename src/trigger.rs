@@ -44,6 +44,27 @@ pub struct JoinedUser {
     pub is_bot: bool,
 }
 
+/// A decided approval request, as the steps after it and `approval_response`
+/// automations see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalDecision {
+    /// The request's id.
+    pub approval_id: i64,
+    /// The automation that asked.
+    pub automation_id: String,
+    /// The request's title.
+    pub title: String,
+    /// `approved`, `denied` or `expired`.
+    pub decision: String,
+    /// Who decided (`None` when it expired).
+    pub decided_by: Option<String>,
+    /// The decider's reason, if asked and given.
+    pub reason: Option<String>,
+    /// Who asked.
+    pub requester: Option<String>,
+}
+
 /// Something that happened in the workspace, decoded and free of Slack's types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
@@ -104,16 +125,19 @@ pub enum TriggerKind {
     ReactionAdded,
     /// A user joined the workspace.
     UserJoined,
+    /// An approval request was decided (or expired).
+    ApprovalResponse,
 }
 
 impl TriggerKind {
     /// Every kind, in documentation order.
-    pub const ALL: [TriggerKind; 5] = [
+    pub const ALL: [TriggerKind; 6] = [
         Self::ConversationCreated,
         Self::ConversationUpdated,
         Self::MessageReceived,
         Self::ReactionAdded,
         Self::UserJoined,
+        Self::ApprovalResponse,
     ];
 
     /// The name used in files, the database and logs.
@@ -124,12 +148,13 @@ impl TriggerKind {
             Self::MessageReceived => "message_received",
             Self::ReactionAdded => "reaction_added",
             Self::UserJoined => "user_joined",
+            Self::ApprovalResponse => "approval_response",
         }
     }
 
     /// Whether triggers of this kind always concern a conversation.
     pub fn has_conversation(self) -> bool {
-        !matches!(self, Self::UserJoined)
+        !matches!(self, Self::UserJoined | Self::ApprovalResponse)
     }
 }
 
@@ -170,6 +195,11 @@ pub enum TriggerEvent {
         /// Who joined.
         user: JoinedUser,
     },
+    /// An approval request was decided (or expired).
+    ApprovalResponse {
+        /// The request and its decision.
+        approval: ApprovalDecision,
+    },
 }
 
 impl TriggerEvent {
@@ -181,6 +211,7 @@ impl TriggerEvent {
             Self::MessageReceived { .. } => TriggerKind::MessageReceived,
             Self::ReactionAdded { .. } => TriggerKind::ReactionAdded,
             Self::UserJoined { .. } => TriggerKind::UserJoined,
+            Self::ApprovalResponse { .. } => TriggerKind::ApprovalResponse,
         }
     }
 

@@ -52,9 +52,8 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
     );
     match report.end {
         RunEnd::Finished(ScriptOutcome::Returned { value }) => Ok(StepOutcome {
-            output: value,
-            patch: None,
             conversation: host.changed_conversation(),
+            ..StepOutcome::done(value)
         }),
         RunEnd::Finished(ScriptOutcome::Threw {
             name,

@@ -18,7 +18,7 @@ use super::{Action, SetFields};
 use crate::conversations::{Conversation, ConversationPatch};
 use crate::rules::facts::FactContext;
 use crate::slack::{SlackClient, SlackError};
-use crate::trigger::{Trigger, TriggerEvent};
+use crate::trigger::{ApprovalDecision, Trigger, TriggerEvent};
 
 /// What a step may use.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +37,8 @@ pub struct StepContext<'a> {
     pub console: &'a Mutex<Vec<ConsoleLine>>,
     /// The run's secrets.
     pub secrets: &'a RunSecrets,
+    /// The run's latest decided approval, for the steps after it.
+    pub approval: Option<&'a ApprovalDecision>,
 }
 
 impl StepContext<'_> {
@@ -58,6 +60,30 @@ pub struct StepOutcome {
     pub patch: Option<ConversationPatch>,
     /// The conversation as the step left it, when the step changed it itself.
     pub conversation: Option<Conversation>,
+    /// Set when the step is not done but waits (for an approval): the run parks and
+    /// the step runs again when it is resumed.
+    pub wait: Option<Wait>,
+}
+
+impl StepOutcome {
+    /// A finished step with `output` and no conversation changes.
+    pub fn done(output: Value) -> Self {
+        Self {
+            output,
+            patch: None,
+            conversation: None,
+            wait: None,
+        }
+    }
+}
+
+/// What a waiting step waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    /// For `runs show`, e.g. `approval 12`.
+    pub waiting_for: String,
+    /// When the wait ends by itself (the request expires), ms since the epoch.
+    pub deadline: Option<i64>,
 }
 
 /// Why a step did not succeed.
@@ -96,7 +122,8 @@ pub struct GroupCache {
 }
 
 impl GroupCache {
-    async fn resolve(&self, slack: &SlackClient, group: &str) -> Result<String, StepError> {
+    /// The id of user group `group` (an id already, or a handle).
+    pub async fn resolve(&self, slack: &SlackClient, group: &str) -> Result<String, StepError> {
         if looks_like_group_id(group) {
             return Ok(group.to_owned());
         }
@@ -139,12 +166,9 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
     let facts = FactContext {
         trigger: ctx.trigger(),
         conversation: ctx.conversation,
+        approval: ctx.approval,
     };
-    let no_patch = |output: Value| StepOutcome {
-        output,
-        patch: None,
-        conversation: None,
-    };
+    let no_patch = StepOutcome::done;
     match action {
         Action::Reply { text } => {
             let c = conversation(ctx)?;
@@ -188,13 +212,14 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         Action::SetFields(set) => {
             conversation(ctx)?;
             let patch = render_patch(set, &facts);
+            let summary = patch_summary(set, &patch);
             Ok(StepOutcome {
-                output: patch_summary(set, &patch),
                 patch: Some(patch),
-                conversation: None,
+                ..StepOutcome::done(summary)
             })
         }
         Action::Code(code) => super::code::execute(code, ctx).await,
+        Action::Approval(approval) => super::approval::execute(approval, ctx, &facts).await,
         Action::Page {
             group,
             channel,

@@ -7,12 +7,16 @@
 //! Adding an action: add a variant to `automations::definition::ActionSpec` and to
 //! [`Action`], compile it in `automations::validate`, and execute it here in its own file.
 
+mod approval;
 mod code;
 mod execute;
 mod patch;
 
-pub use execute::{GroupCache, StepContext, StepError, StepOutcome, execute};
+pub use execute::{GroupCache, StepContext, StepError, StepOutcome, Wait, execute};
 
+use std::time::Duration;
+
+use crate::approvals::{Approver, ReasonMode};
 use crate::conversations::{Priority, Status};
 use crate::template::Template;
 
@@ -47,6 +51,8 @@ pub enum Action {
     SetFields(SetFields),
     /// Run a TypeScript script in the sandbox.
     Code(CodeAction),
+    /// Ask people to decide, and wait for them.
+    Approval(ApprovalAction),
     /// Mention a user group in a channel.
     Page {
         /// User group id (`S…`) or handle without `@`.
@@ -65,6 +71,31 @@ pub struct CodeAction {
     pub file: String,
     /// Its JavaScript and line map.
     pub compiled: std::sync::Arc<crate::script::transpile::Compiled>,
+}
+
+/// The `approval` action, checked.
+#[derive(Debug, Clone)]
+pub struct ApprovalAction {
+    /// Who may decide.
+    pub approvers: Vec<Approver>,
+    /// Post the request in this channel instead of by DM.
+    pub channel: Option<Template>,
+    /// Headline.
+    pub title: Template,
+    /// Details.
+    pub text: Template,
+    /// Whether deciders give a reason.
+    pub reason: ReasonMode,
+    /// Approvals needed.
+    pub quorum: u32,
+    /// Whether the requester may approve their own request.
+    pub allow_self_approval: bool,
+    /// Whether one deny decides.
+    pub first_deny_wins: bool,
+    /// Expiry.
+    pub expires_in: Option<Duration>,
+    /// Reminder.
+    pub remind_after: Option<Duration>,
 }
 
 /// The `set_fields` action.
@@ -97,6 +128,7 @@ impl Action {
             Self::SetFields(_) => "set_fields",
             Self::Page { .. } => "page",
             Self::Code(_) => "code",
+            Self::Approval(_) => "approval",
         }
     }
 }

@@ -62,6 +62,13 @@ pub enum TriggerSpec {
     },
     /// A user joined the workspace.
     UserJoined {},
+    /// An approval request was decided or expired.
+    ApprovalResponse {
+        /// Only for requests of these automations (ids, i.e. file names without
+        /// `.toml`); default: any.
+        #[serde(default)]
+        automation: OneOrMany,
+    },
 }
 
 /// A single string or a list of strings.
@@ -150,6 +157,62 @@ pub enum ActionSpec {
         /// The script file, relative to this automation file, e.g. `critical-to-jira.ts`.
         file: String,
     },
+    /// Ask people to approve or deny, and wait (minutes or days, across restarts) for
+    /// their decision; then run the steps of the matching branch. The facts
+    /// `decision`, `decided_by`, `decision_reason` and `approval_title` are set for
+    /// every step after it.
+    Approval(Box<ApprovalSpec>),
+}
+
+/// The `approval` action.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    /// Who may decide: user ids (`U0123ABCD`), user groups (`@it-managers` or
+    /// `S0123ABCD`: their members) and channels (`C0123ABCD`: their members; the
+    /// request is posted there). Users and group members get the request by DM.
+    pub approvers: Vec<String>,
+    /// Post the request in this channel only (id, name or template) instead of by DM.
+    pub channel: Option<String>,
+    /// Headline (a template); default: "Approval needed: {{title}}".
+    pub title: Option<String>,
+    /// What is asked, in mrkdwn (a template); default: the conversation's title,
+    /// requester and link.
+    pub text: Option<String>,
+    /// Whether deciders give a reason (`none`, `optional`, `required`); default `none`.
+    #[serde(default = "reason_default")]
+    pub reason: crate::approvals::ReasonMode,
+    /// Approvals needed to approve; default 1.
+    #[serde(default = "quorum_default")]
+    pub quorum: u32,
+    /// Whether the requester may approve their own request; default false.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+    /// Whether one deny decides at once; default true. When false, the request is
+    /// denied once the quorum can no longer be reached.
+    #[serde(default = "enabled_default")]
+    pub first_deny_wins: bool,
+    /// Expire after this long without a decision, e.g. `30m`, `4h`, `2d`; default: never.
+    pub expires_in: Option<String>,
+    /// Remind the approvers after this long, e.g. `4h`; default: no reminder.
+    pub remind_after: Option<String>,
+    /// Steps run when the request is approved.
+    #[serde(default)]
+    pub on_approved: Vec<ActionSpec>,
+    /// Steps run when it is denied.
+    #[serde(default)]
+    pub on_denied: Vec<ActionSpec>,
+    /// Steps run when it expires.
+    #[serde(default)]
+    pub on_expired: Vec<ActionSpec>,
+}
+
+fn reason_default() -> crate::approvals::ReasonMode {
+    crate::approvals::ReasonMode::None
+}
+
+fn quorum_default() -> u32 {
+    1
 }
 
 impl ActionSpec {
@@ -163,6 +226,7 @@ impl ActionSpec {
             Self::SetFields { .. } => "set_fields",
             Self::Page { .. } => "page",
             Self::Code { .. } => "code",
+            Self::Approval(_) => "approval",
         }
     }
 }

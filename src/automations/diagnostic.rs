@@ -152,6 +152,35 @@ impl<'a> Locator<'a> {
         search(root, key, &within).or_else(|| search(root, key, &(0..0)))
     }
 
+    /// Where a string value equal to `text` starts, preferably within `within`.
+    pub fn string_offset(&self, text: &str, within: Range<usize>) -> Option<usize> {
+        fn search(
+            value: &DeValue<'_>,
+            span: Range<usize>,
+            text: &str,
+            within: &Range<usize>,
+        ) -> Option<usize> {
+            match value {
+                DeValue::String(s) if s.as_ref() == text => {
+                    let inside =
+                        within.is_empty() || (within.start <= span.start && span.end <= within.end);
+                    inside.then_some(span.start)
+                }
+                DeValue::Table(t) => t
+                    .iter()
+                    .find_map(|(_, v)| search(v.get_ref(), v.span(), text, within)),
+                DeValue::Array(a) => a
+                    .iter()
+                    .find_map(|v| search(v.get_ref(), v.span(), text, within)),
+                _ => None,
+            }
+        }
+        let root = self.root.as_ref()?;
+        let table = DeValue::Table(root.get_ref().clone());
+        search(&table, root.span(), text, &within)
+            .or_else(|| search(&table, root.span(), text, &(0..0)))
+    }
+
     fn span_of(&self, path: &[Seg]) -> Range<usize> {
         let Some(root) = &self.root else {
             return 0..0;

@@ -5,6 +5,7 @@
 mod condition;
 pub mod definition;
 pub mod diagnostic;
+pub(crate) mod duration;
 mod load;
 mod registry;
 pub mod reload;
@@ -42,8 +43,8 @@ pub struct Automation {
     pub trigger: TriggerRule,
     /// Conditions to meet.
     pub filter: Option<Filter>,
-    /// Steps, in order.
-    pub actions: Vec<Action>,
+    /// Steps, in order; the steps of an approval's branches follow it.
+    pub steps: Vec<Step>,
     /// Where it was loaded from.
     pub path: PathBuf,
     /// The file's text, stored with each version.
@@ -63,7 +64,11 @@ impl Automation {
     /// Which queue lane its runs wait in: runs with script steps are served by as many
     /// workers as there are sandboxes, so they never hold up the other runs.
     pub fn lane(&self) -> &'static str {
-        if self.actions.iter().any(|a| matches!(a, Action::Code(_))) {
+        if self
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Code(_)))
+        {
             SCRIPT_LANE
         } else {
             DEFAULT_LANE
@@ -80,4 +85,24 @@ pub struct TriggerRule {
     pub fields: Vec<Field>,
     /// For `reaction_added`: only these emoji (empty: any).
     pub emoji: Vec<String>,
+    /// For `approval_response`: only requests of these automations (empty: any).
+    pub automations: Vec<String>,
+}
+
+/// One step of an automation.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What it does.
+    pub action: Action,
+    /// The approval branch it belongs to; it is skipped when the decision differs.
+    pub branch: Option<Branch>,
+}
+
+/// A step's place in an approval's branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Branch {
+    /// The index of the approval step.
+    pub approval_step: usize,
+    /// The decision this branch runs on: `approved`, `denied` or `expired`.
+    pub decision: &'static str,
 }

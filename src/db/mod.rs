@@ -6,11 +6,13 @@
 //! SQLite gets one writer connection (SQLite serializes writes anyway, and a single
 //! writer never sees `SQLITE_BUSY`) and a pool of readers; PostgreSQL one shared pool.
 
+pub mod approvals;
 pub mod automations;
 pub mod conversations;
 pub mod events;
 pub mod kv;
 pub mod runs;
+pub mod script_journals;
 pub mod secrets;
 pub mod workspaces;
 

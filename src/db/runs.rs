@@ -256,6 +256,12 @@ impl StepRecord {
     pub fn succeeded(&self) -> bool {
         self.status == "succeeded"
     }
+
+    /// Whether the step needs no more work: it succeeded, or was skipped (a branch
+    /// the approval did not take).
+    pub fn is_done(&self) -> bool {
+        self.status == "succeeded" || self.status == "skipped"
+    }
 }
 
 /// Records a step's latest attempt (a success is final; a failure may be retried).
@@ -495,4 +501,42 @@ pub async fn requeue_owned(pool: &AnyPool, owner: &str, now_ms: i64) -> sqlx::Re
     .bind(owner)
     .fetch_all(pool)
     .await
+}
+
+/// Parks a run until something resumes it (an approval); the lease is released and no
+/// worker holds it. `false` if the run was not this worker's.
+pub async fn wait(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    owner: &str,
+    waiting_for: &str,
+    deadline_ms: Option<i64>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE runs SET status = 'waiting', waiting_for = $1, wait_deadline = $2, lease_owner = NULL,
+             lease_expires_at = NULL
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+    )
+    .bind(waiting_for)
+    .bind(deadline_ms)
+    .bind(run_id)
+    .bind(owner)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Puts a waiting run back in the queue; `false` if it was not waiting. The
+/// continuation gets a fresh budget of attempts: waiting was not a failure.
+pub async fn resume(conn: &mut AnyConnection, run_id: i64, now_ms: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE runs SET status = 'queued', run_after = $1, waiting_for = NULL, wait_deadline = NULL,
+             attempt = 0
+         WHERE id = $2 AND status = 'waiting'",
+    )
+    .bind(now_ms)
+    .bind(run_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }

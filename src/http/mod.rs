@@ -6,6 +6,8 @@ mod error;
 mod events;
 /// `GET /healthz`: liveness and database reachability.
 mod health;
+/// `POST /slack/interactions`: buttons and dialogs.
+mod interactions;
 /// Slack request signatures on the raw body.
 mod verify;
 
@@ -18,6 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
+use crate::approvals::desk::ApprovalDesk;
 use crate::clock::Clock;
 use crate::config::SecretString;
 use crate::db::Db;
@@ -33,6 +36,8 @@ pub struct AppState {
     pub signing_secret: SecretString,
     /// Records events durably.
     pub ingestor: Ingestor,
+    /// Decides approval requests.
+    pub approvals: ApprovalDesk,
     /// For the health check.
     pub db: Db,
     /// For signature timestamps.
@@ -43,6 +48,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/slack/events", post(events::receive_event))
+        .route(
+            "/slack/interactions",
+            post(interactions::receive_interaction),
+        )
         .route("/healthz", get(health::health))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

@@ -6,7 +6,7 @@
 //! [`Fact::available_for`], and its value in [`Fact::value`].
 
 use crate::conversations::Conversation;
-use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
+use crate::trigger::{ApprovalDecision, Trigger, TriggerEvent, TriggerKind};
 
 /// A named value about a trigger or its conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +53,14 @@ pub enum Fact {
     UserEmail,
     /// The joined user's job title.
     UserTitle,
+    /// An approval's outcome: `approved`, `denied` or `expired`.
+    Decision,
+    /// Who decided an approval.
+    DecidedBy,
+    /// The decider's reason.
+    DecisionReason,
+    /// The approval request's title.
+    ApprovalTitle,
 }
 
 /// How a fact's value prints in a message.
@@ -97,6 +105,28 @@ pub struct FactContext<'a> {
     pub trigger: &'a Trigger,
     /// Its conversation, if it has one.
     pub conversation: Option<&'a Conversation>,
+    /// The latest decided approval of the run, for the steps after it.
+    pub approval: Option<&'a ApprovalDecision>,
+}
+
+impl<'a> FactContext<'a> {
+    /// Facts of `trigger` and `conversation`, before any approval.
+    pub fn new(trigger: &'a Trigger, conversation: Option<&'a Conversation>) -> Self {
+        Self {
+            trigger,
+            conversation,
+            approval: None,
+        }
+    }
+
+    /// The approval the facts `decision`, `decided_by`… describe: the run's latest, or
+    /// the trigger's.
+    fn approval(&self) -> Option<&'a ApprovalDecision> {
+        self.approval.or(match &self.trigger.event {
+            TriggerEvent::ApprovalResponse { approval } => Some(approval),
+            _ => None,
+        })
+    }
 }
 
 const CONVERSATION_KINDS: &[TriggerKind] = &[
@@ -112,7 +142,7 @@ const MESSAGE_KINDS: &[TriggerKind] = &[
 
 impl Fact {
     /// Every fact, in documentation order.
-    pub const ALL: [Fact; 21] = [
+    pub const ALL: [Fact; 25] = [
         Self::Id,
         Self::Title,
         Self::Status,
@@ -134,6 +164,10 @@ impl Fact {
         Self::UserRealName,
         Self::UserEmail,
         Self::UserTitle,
+        Self::Decision,
+        Self::DecidedBy,
+        Self::DecisionReason,
+        Self::ApprovalTitle,
     ];
 
     /// The fact's name in filters and templates.
@@ -160,6 +194,10 @@ impl Fact {
             Self::UserRealName => "user_real_name",
             Self::UserEmail => "user_email",
             Self::UserTitle => "user_title",
+            Self::Decision => "decision",
+            Self::DecidedBy => "decided_by",
+            Self::DecisionReason => "decision_reason",
+            Self::ApprovalTitle => "approval_title",
         }
     }
 
@@ -171,9 +209,12 @@ impl Fact {
     /// How the value prints.
     pub fn shape(self) -> FactShape {
         match self {
-            Self::Requester | Self::Assignee | Self::Author | Self::Actor | Self::User => {
-                FactShape::User
-            }
+            Self::Requester
+            | Self::Assignee
+            | Self::Author
+            | Self::Actor
+            | Self::User
+            | Self::DecidedBy => FactShape::User,
             Self::Channel => FactShape::Channel,
             Self::Tags | Self::Changed => FactShape::List,
             _ => FactShape::Text,
@@ -192,6 +233,9 @@ impl Fact {
             | Self::UserRealName
             | Self::UserEmail
             | Self::UserTitle => &[TriggerKind::UserJoined],
+            Self::Decision | Self::DecidedBy | Self::DecisionReason | Self::ApprovalTitle => {
+                &[TriggerKind::ApprovalResponse]
+            }
             _ => CONVERSATION_KINDS,
         }
     }
@@ -199,6 +243,21 @@ impl Fact {
     /// Whether this fact has a value for triggers of `kind`.
     pub fn is_available_for(self, kind: TriggerKind) -> bool {
         self.available_for().contains(&kind)
+    }
+
+    /// Whether this fact describes an approval (and so has a value in the steps after
+    /// an approval step, whatever the trigger).
+    pub fn is_approval(self) -> bool {
+        matches!(
+            self,
+            Self::Decision | Self::DecidedBy | Self::DecisionReason | Self::ApprovalTitle
+        )
+    }
+
+    /// Whether this fact has a value in a step of an automation triggered by `kind`,
+    /// placed after an approval step or not.
+    pub fn is_available_in(self, kind: TriggerKind, after_approval: bool) -> bool {
+        self.is_available_for(kind) || (after_approval && self.is_approval())
     }
 
     /// The fact's value in `ctx`.
@@ -243,6 +302,10 @@ impl Fact {
             Self::UserRealName => one(joined.and_then(|u| u.real_name.clone())),
             Self::UserEmail => one(joined.and_then(|u| u.email.clone())),
             Self::UserTitle => one(joined.and_then(|u| u.title.clone())),
+            Self::Decision => one(ctx.approval().map(|a| a.decision.clone())),
+            Self::DecidedBy => one(ctx.approval().and_then(|a| a.decided_by.clone())),
+            Self::DecisionReason => one(ctx.approval().and_then(|a| a.reason.clone())),
+            Self::ApprovalTitle => one(ctx.approval().map(|a| a.title.clone())),
         }
     }
 

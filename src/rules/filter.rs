@@ -128,10 +128,7 @@ mod tests {
     fn evaluates_table() {
         let c = conversation();
         let t = message_trigger("I forgot my PASSWORD");
-        let ctx = FactContext {
-            trigger: &t,
-            conversation: Some(&c),
-        };
+        let ctx = FactContext::new(&t, Some(&c));
         let s = |v: &str| v.to_owned();
         let cases: Vec<(&str, Filter, bool)> = vec![
             ("is", test(Fact::Priority, Op::Is(s("high"))), true),
@@ -234,10 +231,7 @@ mod tests {
             },
             ..message_trigger("")
         };
-        let ctx = FactContext {
-            trigger: &t,
-            conversation: Some(&c),
-        };
+        let ctx = FactContext::new(&t, Some(&c));
         assert!(test(Fact::Changed, Op::Contains("priority".into())).eval(&ctx));
         assert!(!test(Fact::Changed, Op::Is("status".into())).eval(&ctx));
     }

@@ -19,10 +19,7 @@ pub fn matches(
     if !automation.enabled || !trigger_matches(&automation.trigger, trigger) {
         return false;
     }
-    let ctx = FactContext {
-        trigger,
-        conversation,
-    };
+    let ctx = FactContext::new(trigger, conversation);
     automation.filter.as_ref().is_none_or(|f| f.eval(&ctx))
 }
 
@@ -38,6 +35,9 @@ fn trigger_matches(rule: &TriggerRule, trigger: &Trigger) -> bool {
             // `thumbsup::skin-tone-2` is a thumbsup.
             let base = emoji.split("::").next().unwrap_or(emoji);
             rule.emoji.is_empty() || rule.emoji.iter().any(|e| e == emoji || e == base)
+        }
+        TriggerEvent::ApprovalResponse { approval } => {
+            rule.automations.is_empty() || rule.automations.contains(&approval.automation_id)
         }
         _ => true,
     }
@@ -99,6 +99,20 @@ mod tests {
         trigger(TriggerEvent::ReactionAdded {
             emoji: emoji.into(),
             message_ts: "1.0".into(),
+        })
+    }
+
+    fn approval(automation: &str, decision: &str) -> Trigger {
+        trigger(TriggerEvent::ApprovalResponse {
+            approval: crate::trigger::ApprovalDecision {
+                approval_id: 1,
+                automation_id: automation.into(),
+                title: "t".into(),
+                decision: decision.into(),
+                decided_by: Some("U2".into()),
+                reason: None,
+                requester: Some("U1".into()),
+            },
         })
     }
 
@@ -197,11 +211,38 @@ mod tests {
                 reaction("bangbang"),
                 false,
             ),
+            (
+                "approval of the named automation",
+                automation(
+                    "type = \"approval_response\"\nautomation = \"password-reset\"",
+                    "",
+                ),
+                approval("password-reset", "approved"),
+                true,
+            ),
+            (
+                "approval of another automation",
+                automation(
+                    "type = \"approval_response\"\nautomation = \"password-reset\"",
+                    "",
+                ),
+                approval("laptop-request", "approved"),
+                false,
+            ),
+            (
+                "approval filtered on its decision",
+                automation(
+                    "type = \"approval_response\"",
+                    "[filter]\nfield = \"decision\"\nis = \"denied\"",
+                ),
+                approval("laptop-request", "approved"),
+                false,
+            ),
         ];
         for (name, automation, trigger, want) in cases {
             assert_eq!(matches(&automation, &trigger, Some(&c)), want, "{name}");
         }
-        assert_eq!(TriggerKind::ALL.len(), 5);
+        assert_eq!(TriggerKind::ALL.len(), 6);
     }
 
     impl Automation {

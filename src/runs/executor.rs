@@ -10,12 +10,13 @@ use tracing::Instrument;
 
 use super::RunEnv;
 use super::{changes, retry};
-use crate::actions::{self, StepContext, StepError, StepOutcome};
+use crate::actions::{self, Action, StepContext, StepError, StepOutcome};
 use crate::automations::{Automation, StoredScripts, compile};
 use crate::conversations::Conversation;
 use crate::db::{self, runs::ClaimedRun, runs::RunStatus, runs::StepRecord};
 use crate::script::pool::ConsoleLine;
 use crate::secrets::run::RunSecrets;
+use crate::trigger::ApprovalDecision;
 
 /// Executes `run` until it succeeds, fails, goes back to the queue, or the lease is lost.
 pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
@@ -133,23 +134,64 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
         None => None,
     };
     let done = db::runs::steps(env.db.reader(), run.id).await?;
-    let mut outputs: Vec<Value> = vec![Value::Null; automation.actions.len()];
+    let steps = &automation.steps;
+    let mut outputs: Vec<Value> = vec![Value::Null; steps.len()];
+    let mut approval: Option<ApprovalDecision> = None;
     journal.line("info", format!("attempt {} started", run.attempt));
-    tracing::info!(steps = automation.actions.len(), "run started");
+    tracing::info!(steps = steps.len(), "run started");
 
-    for (index, action) in automation.actions.iter().enumerate() {
+    for (index, planned) in steps.iter().enumerate() {
+        let action = &planned.action;
         let previous = done.iter().find(|s| s.index == index as i64);
-        if let Some(step) = previous.filter(|s| s.succeeded()) {
+        if let Some(step) = previous.filter(|s| s.is_done()) {
             tracing::debug!(step = index, "step already done (journal); skipping");
             outputs[index] = step
                 .output
                 .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok())
                 .unwrap_or(Value::Null);
+            if matches!(action, Action::Approval(_)) && step.succeeded() {
+                approval = serde_json::from_value(outputs[index].clone()).ok();
+            }
             continue;
         }
+        let last = index + 1 == steps.len();
+        let mut step = StepRecord {
+            index: index as i64,
+            action: action.type_name().to_owned(),
+            status: String::new(),
+            output: None,
+            error: None,
+            attempts: previous.map_or(0, |s| s.attempts) + 1,
+            started_at: env.clock.now_ms(),
+            finished_at: 0,
+        };
+        if let Some(branch) = planned.branch {
+            let decided = outputs[branch.approval_step]
+                .get("decision")
+                .and_then(Value::as_str);
+            if decided != Some(branch.decision) {
+                step.status = "skipped".into();
+                step.finished_at = step.started_at;
+                step.output = Some(Value::Null.to_string());
+                tracing::info!(
+                    step = index,
+                    action = action.type_name(),
+                    "step skipped (its branch is on_{})",
+                    branch.decision
+                );
+                conversation = journal_success(
+                    journal,
+                    &step,
+                    StepOutcome::done(Value::Null),
+                    conversation,
+                    last,
+                )
+                .await?;
+                continue;
+            }
+        }
         let console = Mutex::new(Vec::new());
-        let started_at = env.clock.now_ms();
         let ctx = StepContext {
             env,
             run,
@@ -158,28 +200,27 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             outputs: &outputs[..index],
             console: &console,
             secrets: journal.secrets,
+            approval: approval.as_ref(),
         };
         let result = actions::execute(action, &ctx).await;
         journal.console(
             index,
             console.into_inner().unwrap_or_else(|e| e.into_inner()),
         );
-        let mut step = StepRecord {
-            index: index as i64,
-            action: action.type_name().to_owned(),
-            status: String::new(),
-            output: None,
-            error: None,
-            attempts: previous.map_or(0, |s| s.attempts) + 1,
-            started_at,
-            finished_at: env.clock.now_ms(),
-        };
-        let last = index + 1 == automation.actions.len();
+        step.finished_at = env.clock.now_ms();
         match result {
+            Ok(outcome) if outcome.wait.is_some() => {
+                step.status = "waiting".into();
+                step.output = Some(outcome.output.to_string());
+                return wait(journal, step, outcome).await;
+            }
             Ok(outcome) => {
                 step.status = "succeeded".into();
                 step.output = Some(outcome.output.to_string());
                 outputs[index] = outcome.output.clone();
+                if matches!(action, Action::Approval(_)) {
+                    approval = serde_json::from_value(outcome.output.clone()).ok();
+                }
                 tracing::info!(step = index, action = action.type_name(), "step succeeded");
                 conversation = journal_success(journal, &step, outcome, conversation, last).await?;
             }
@@ -188,6 +229,48 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
     }
     // Every step was done already (a run resumed after its last step's journal entry).
     finish(journal, RunStatus::Succeeded, None).await
+}
+
+/// Parks the run: the step is journaled as waiting, the lease released; whatever the
+/// step waits for puts the run back in the queue, and the step runs again.
+async fn wait(
+    journal: &mut Journal<'_>,
+    step: StepRecord,
+    outcome: StepOutcome,
+) -> anyhow::Result<()> {
+    let (env, run) = (journal.env, journal.run);
+    let wait = outcome.wait.expect("a waiting outcome");
+    let until = wait
+        .deadline
+        .map(|d| format!(" (until {})", crate::clock::format_ms(d)))
+        .unwrap_or_default();
+    journal.line(
+        "info",
+        format!(
+            "step {} ({}) waits for {}{until}",
+            step.index, step.action, wait.waiting_for
+        ),
+    );
+    let mut tx = env.db.writer().begin().await?;
+    db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
+    if !db::runs::wait(
+        &mut tx,
+        run.id,
+        &env.owner,
+        &wait.waiting_for,
+        wait.deadline,
+    )
+    .await?
+    {
+        tracing::warn!(
+            "run was no longer ours to park (lease expired); leaving it to its new owner"
+        );
+        return Ok(());
+    }
+    journal.flush_lines(&mut tx).await?;
+    tx.commit().await?;
+    tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "run waits");
+    Ok(())
 }
 
 /// The automation version the run matched, or why it cannot run.
@@ -242,15 +325,21 @@ async fn journal_success(
     last: bool,
 ) -> anyhow::Result<Option<Conversation>> {
     let (env, run) = (journal.env, journal.run);
-    journal.line(
-        "info",
+    let line = if step.status == "skipped" {
         format!(
-            "step {} ({}) succeeded: {}",
+            "step {} ({}) skipped: not its branch",
+            step.index, step.action
+        )
+    } else {
+        format!(
+            "step {} ({}) {}: {}",
             step.index,
             step.action,
+            step.status,
             summarize(&outcome.output)
-        ),
-    );
+        )
+    };
+    journal.line("info", line);
     let mut tx = env.db.writer().begin().await?;
     let conversation = match (&outcome.patch, conversation) {
         (Some(patch), Some(c)) => {

@@ -109,6 +109,7 @@ fn trigger(t: &Trigger) -> Value {
                 "email": user.email, "title": user.title, "isBot": user.is_bot,
             },
         }),
+        TriggerEvent::ApprovalResponse { approval } => json!({ "approval": approval }),
     };
     if let (Some(v), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
         v.extend(extra.clone());

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod events;
+pub mod interactions;
 pub mod ratelimit;
 pub mod signature;
 

@@ -15,7 +15,7 @@ use toml::de::DeTable;
 use super::condition::{ConditionSpec, OpSpec};
 use super::definition::{ActionSpec, DefinitionSpec, TriggerSpec};
 use super::diagnostic::{Diagnostic, Locator, Seg, path};
-use super::{Automation, ScriptFiles, TriggerRule};
+use super::{Automation, Branch, ScriptFiles, Step, TriggerRule};
 use crate::actions::{Action, CodeAction, SetFields};
 use crate::conversations::{Field, Priority, Status};
 use crate::rules::facts::{Fact, fact_names};
@@ -23,6 +23,8 @@ use crate::rules::filter::{Filter, Op};
 use crate::script::transpile::{TranspileCache, secret_reads};
 use crate::template::Template;
 use crate::trigger::TriggerKind;
+
+mod approval;
 
 /// Checks one automation file. `file` is used for the id (its stem) and in messages;
 /// the scripts of its `code` steps are read from `scripts`.
@@ -67,8 +69,13 @@ fn toml_error(
     let unknown_key = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next());
+    // …or at the offending value, for an unknown variant inside a buffered table.
+    let unknown_value = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split('`').next());
     let offset = unknown_key
         .and_then(|key| locator.key_offset(key, span.clone()))
+        .or_else(|| unknown_value.and_then(|v| locator.string_offset(v, span.clone())))
         .unwrap_or(span.start);
     locator.at_offset(offset, message.trim())
 }
@@ -129,13 +136,7 @@ impl Checker<'_> {
                 "an automation needs at least one action (`[[actions]]` with a `type`)",
             );
         }
-        let actions: Vec<Option<Action>> = spec
-            .actions
-            .iter()
-            .enumerate()
-            .map(|(i, a)| self.action(a, trigger.kind, i))
-            .collect();
-        let actions: Option<Vec<Action>> = actions.into_iter().collect();
+        let steps = self.steps(&spec.actions, trigger.kind);
         let filter = match filter {
             Some(f) => Some(f?),
             None => None,
@@ -148,7 +149,7 @@ impl Checker<'_> {
             secrets: spec.secrets,
             trigger,
             filter,
-            actions: actions?,
+            steps: steps?,
             path: file.to_path_buf(),
             source: source.to_owned(),
             content_hash: content_hash(source, &self.scripts),
@@ -157,6 +158,7 @@ impl Checker<'_> {
     }
 
     fn trigger(&mut self, spec: &TriggerSpec) -> TriggerRule {
+        let mut automations = Vec::new();
         let (kind, fields, emoji) = match spec {
             TriggerSpec::ConversationCreated {} => {
                 (TriggerKind::ConversationCreated, vec![], vec![])
@@ -165,6 +167,10 @@ impl Checker<'_> {
                 (TriggerKind::ConversationUpdated, fields.clone(), vec![])
             }
             TriggerSpec::MessageReceived {} => (TriggerKind::MessageReceived, vec![], vec![]),
+            TriggerSpec::ApprovalResponse { automation } => {
+                automations = automation.to_vec();
+                (TriggerKind::ApprovalResponse, vec![], vec![])
+            }
             TriggerSpec::ReactionAdded { emoji } => {
                 let names = emoji
                     .to_vec()
@@ -179,6 +185,7 @@ impl Checker<'_> {
             kind,
             fields,
             emoji,
+            automations,
         }
     }
 
@@ -287,8 +294,72 @@ impl Checker<'_> {
         Some(Filter::Test { fact, op })
     }
 
-    fn action(&mut self, spec: &ActionSpec, kind: TriggerKind, i: usize) -> Option<Action> {
-        let at = |key: &str| path!["actions", i, key];
+    /// The steps of `actions`, each approval followed by the steps of its branches.
+    fn steps(&mut self, actions: &[ActionSpec], kind: TriggerKind) -> Option<Vec<Step>> {
+        let mut steps = Vec::new();
+        let mut ok = true;
+        let mut after_approval = false;
+        for (i, spec) in actions.iter().enumerate() {
+            let at = path!["actions", i].to_vec();
+            let ActionSpec::Approval(approval) = spec else {
+                match self.action(spec, kind, &at, after_approval) {
+                    Some(action) => steps.push(Step {
+                        action,
+                        branch: None,
+                    }),
+                    None => ok = false,
+                }
+                continue;
+            };
+            let approval_step = steps.len();
+            match self.approval(approval, kind, &at, after_approval) {
+                Some(action) => steps.push(Step {
+                    action,
+                    branch: None,
+                }),
+                None => ok = false,
+            }
+            let branches = [
+                ("approved", "on_approved", &approval.on_approved),
+                ("denied", "on_denied", &approval.on_denied),
+                ("expired", "on_expired", &approval.on_expired),
+            ];
+            for (decision, key, list) in branches {
+                for (j, inner) in list.iter().enumerate() {
+                    let inner_at = [at.as_slice(), &path![key, j]].concat();
+                    if matches!(inner, ActionSpec::Approval(_)) {
+                        self.error(
+                            &[inner_at.as_slice(), &path!["type"]].concat(),
+                            "an approval cannot be inside another approval's branch: put it at the top level, after the first one",
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    match self.action(inner, kind, &inner_at, true) {
+                        Some(action) => steps.push(Step {
+                            action,
+                            branch: Some(Branch {
+                                approval_step,
+                                decision,
+                            }),
+                        }),
+                        None => ok = false,
+                    }
+                }
+            }
+            after_approval = true;
+        }
+        ok.then_some(steps)
+    }
+
+    fn action(
+        &mut self,
+        spec: &ActionSpec,
+        kind: TriggerKind,
+        base: &[Seg],
+        after_approval: bool,
+    ) -> Option<Action> {
+        let at = |key: &str| [base, &path![key]].concat();
         let needs_conversation = matches!(
             spec,
             ActionSpec::Reply { .. } | ActionSpec::React { .. } | ActionSpec::SetFields { .. }
@@ -305,19 +376,19 @@ impl Checker<'_> {
         }
         Some(match spec {
             ActionSpec::Reply { text } => Action::Reply {
-                text: self.template(text, kind, &at("text"))?,
+                text: self.template(text, kind, &at("text"), after_approval)?,
             },
             ActionSpec::Post { channel, text } => {
-                let channel = self.template(channel, kind, &at("channel"));
-                let text = self.template(text, kind, &at("text"));
+                let channel = self.template(channel, kind, &at("channel"), after_approval);
+                let text = self.template(text, kind, &at("text"), after_approval);
                 Action::Post {
                     channel: channel?,
                     text: text?,
                 }
             }
             ActionSpec::Dm { user, text } => {
-                let user = self.template(user, kind, &at("user"));
-                let text = self.template(text, kind, &at("text"));
+                let user = self.template(user, kind, &at("user"), after_approval);
+                let text = self.template(text, kind, &at("text"), after_approval);
                 Action::Dm {
                     user: user?,
                     text: text?,
@@ -350,7 +421,7 @@ impl Checker<'_> {
                     return None;
                 }
                 let assignee = match assignee {
-                    Some(a) => Some(self.template(a, kind, &at("assignee"))?),
+                    Some(a) => Some(self.template(a, kind, &at("assignee"), after_approval)?),
                     None => None,
                 };
                 Action::SetFields(SetFields {
@@ -364,20 +435,22 @@ impl Checker<'_> {
                 })
             }
             ActionSpec::Code { file } => Action::Code(self.code(file, &at("file"))?),
+            // Reached only for approvals in branches, which `steps` refuses.
+            ActionSpec::Approval(spec) => return self.approval(spec, kind, base, after_approval),
             ActionSpec::Page {
                 group,
                 channel,
                 text,
             } => {
                 let group = self.group(group, &at("group"));
-                let channel = self.template(channel, kind, &at("channel"));
+                let channel = self.template(channel, kind, &at("channel"), after_approval);
                 let default_text = if kind.has_conversation() {
                     ":rotating_light: {{priority}}: {{title}} {{permalink}}"
                 } else {
                     ":rotating_light: you are needed"
                 };
                 let text = match text {
-                    Some(t) => self.template(t, kind, &at("text")),
+                    Some(t) => self.template(t, kind, &at("text"), after_approval),
                     None => Template::parse(default_text).ok(),
                 };
                 Action::Page {
@@ -389,9 +462,15 @@ impl Checker<'_> {
         })
     }
 
-    fn template(&mut self, source: &str, kind: TriggerKind, at: &[Seg]) -> Option<Template> {
+    fn template(
+        &mut self,
+        source: &str,
+        kind: TriggerKind,
+        at: &[Seg],
+        after_approval: bool,
+    ) -> Option<Template> {
         let (template, mut problems) = Template::parse_lenient(source);
-        problems.extend(template.check_for(kind));
+        problems.extend(template.check_in(kind, after_approval));
         problems.sort_by_key(|p| p.offset);
         let ok = problems.is_empty();
         for p in problems {
@@ -569,7 +648,7 @@ text = "Escalated by {{actor}}"
         assert_eq!(a.id, "test-case");
         assert_eq!(a.name, "Escalate on ‼️");
         assert_eq!(a.trigger.emoji, vec!["bangbang"]);
-        assert_eq!(a.actions.len(), 3);
+        assert_eq!(a.steps.len(), 3);
         assert_eq!(a.content_hash.len(), 64);
     }
 

@@ -1,0 +1,70 @@
+//! Durations as people write them in automation files: `90s`, `30m`, `4h`, `2d`, `1w`,
+//! or several parts such as `1h30m`.
+
+use std::time::Duration;
+
+/// Parses `text`, or says what is wrong with it.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a duration: write a number and a unit (s, m, h, d, w), e.g. \"30m\", \"4h\", \"2d\" or \"1h30m\""
+        )
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in trimmed.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|secs| total.checked_add(secs))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_table() {
+        let cases = [
+            ("90s", Some(90)),
+            ("30m", Some(1800)),
+            ("4h", Some(14_400)),
+            ("2d", Some(172_800)),
+            ("1w", Some(604_800)),
+            ("1h30m", Some(5400)),
+            (" 5m ", Some(300)),
+            ("", None),
+            ("5", None),
+            ("0m", None),
+            ("m", None),
+            ("5 minutes", None),
+            ("1.5h", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).ok().map(|d| d.as_secs()), want, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Sealed host-call journals of scripts that wait (see `script::journal`).
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::secrets::envelope::Sealed;
+
+/// Stores (or replaces) a step's journal.
+pub async fn save(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    step_index: i64,
+    sealed: &Sealed,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO script_journals (run_id, step_index, ciphertext, nonce, wrapped_key, key_id, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (run_id, step_index) DO UPDATE SET ciphertext = excluded.ciphertext,
+             nonce = excluded.nonce, wrapped_key = excluded.wrapped_key, key_id = excluded.key_id,
+             updated_at = excluded.updated_at",
+    )
+    .bind(run_id)
+    .bind(step_index)
+    .bind(&sealed.ciphertext)
+    .bind(&sealed.nonce)
+    .bind(&sealed.wrapped_key)
+    .bind(&sealed.key_id)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A step's journal, if it has one.
+pub async fn load(pool: &AnyPool, run_id: i64, step_index: i64) -> sqlx::Result<Option<Sealed>> {
+    let row = sqlx::query(
+        "SELECT ciphertext, nonce, wrapped_key, key_id FROM script_journals WHERE run_id = $1 AND step_index = $2",
+    )
+    .bind(run_id)
+    .bind(step_index)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(Sealed {
+            ciphertext: r.try_get(0)?,
+            nonce: r.try_get(1)?,
+            wrapped_key: r.try_get(2)?,
+            key_id: r.try_get(3)?,
+        })
+    })
+    .transpose()
+}
