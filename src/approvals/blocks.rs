@@ -55,14 +55,20 @@ fn votes_line(votes: &[Vote]) -> Option<Value> {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    Some(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }))
+    Some(section(&text))
 }
 
+/// Section texts are limited to 3000 characters.
+fn section(text: &str) -> Value {
+    let text: String = text.chars().take(3000).collect();
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+}
+
+/// The title (mrkdwn, so mentions render), the details and the context line.
 fn head(record: &ApprovalRecord) -> Vec<Value> {
-    let title: String = record.title.chars().take(150).collect();
     vec![
-        json!({ "type": "header", "text": { "type": "plain_text", "text": title, "emoji": true } }),
-        json!({ "type": "section", "text": { "type": "mrkdwn", "text": record.body } }),
+        section(&format!(":raised_hand: *{}*", record.title)),
+        section(&record.body),
         context(record),
     ]
 }
@@ -110,7 +116,7 @@ pub fn decided(record: &ApprovalRecord, votes: &[Vote]) -> (String, Value) {
     let mut blocks = head(record);
     blocks.extend(votes_line(votes));
     let line = outcome(record);
-    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": line } }));
+    blocks.push(section(&line));
     (format!("{}: {line}", record.title), Value::Array(blocks))
 }
 

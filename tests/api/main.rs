@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod approvals;
 mod check;
 mod conversations;
 mod escalation;

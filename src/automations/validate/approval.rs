@@ -77,10 +77,10 @@ impl Checker<'_> {
         };
         let text = match &spec.text {
             Some(t) => self.template(t, kind, &at("text"), after_approval),
-            None if conversation => Template::parse(
-                "*{{title}}*\nRequested by {{requester}} in {{channel}} · <{{permalink}}|open the conversation>",
-            )
-            .ok(),
+            None if conversation => {
+                Template::parse("> {{title}}\n<{{permalink}}|Open the conversation> in {{channel}}")
+                    .ok()
+            }
             None => {
                 self.error(
                     &at("approvers"),

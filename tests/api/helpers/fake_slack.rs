@@ -20,16 +20,32 @@ pub const TEAM_ID: &str = "T0TEST";
 pub const WORKSPACE_URL: &str = "https://acme-support.slack.com/";
 pub const BOT_USER: &str = "U0BOT";
 pub const ONCALL_GROUP: &str = "S0ONCALL01";
+/// The `@it-managers` user group and its members.
+pub const IT_MANAGERS_GROUP: &str = "S0ITMGRS01";
+pub const IT_MANAGERS: [&str; 2] = ["U0ITMGR001", "U0ITMGR002"];
+/// The members of every channel, as `conversations.members` answers.
+pub const CHANNEL_MEMBERS: [&str; 3] = ["U0ITMGR001", "U0ITMGR002", "U0AGENT001"];
 
 /// A recorded, accepted call.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub method: String,
     pub args: Map<String, Value>,
+    /// What the fake answered.
+    pub answer: Value,
     pub at: Instant,
 }
 
 impl Call {
+    /// A JSON argument (`blocks`, `view`…), sent as JSON or as a JSON string in a form.
+    pub fn json_arg(&self, name: &str) -> Value {
+        match self.args.get(name) {
+            Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        }
+    }
+
     pub fn arg(&self, name: &str) -> &str {
         self.args
             .get(name)
@@ -57,6 +73,8 @@ struct State_ {
     violations: Vec<String>,
     failures: HashMap<String, VecDeque<Failure>>,
     next_ts: u64,
+    /// Messages posted, by (channel, ts), for `chat.update` to find.
+    posted: HashMap<(String, String), Value>,
 }
 
 #[derive(Clone)]
@@ -218,6 +236,7 @@ async fn handle(
     fake.state.lock().unwrap().calls.push(Call {
         method,
         args,
+        answer: answer.clone(),
         at: Instant::now(),
     });
     axum::Json(answer).into_response()
@@ -242,8 +261,47 @@ fn missing_argument(
         "conversations.open" if !present("channel") && !present("users") => {
             Some("one of channel, users".into())
         }
+        "chat.update" | "chat.postEphemeral"
+            if !["text", "blocks", "attachments"].iter().any(|n| present(n)) =>
+        {
+            Some("one of text, blocks, attachments".into())
+        }
+        "views.open" => view_problem(args.get("view")),
         _ => None,
     }
+}
+
+/// What Slack would refuse in a modal view: https://api.slack.com/reference/surfaces/views
+fn view_problem(view: Option<&Value>) -> Option<String> {
+    let view = match view {
+        Some(Value::String(text)) => serde_json::from_str::<Value>(text).ok()?,
+        Some(v) => v.clone(),
+        None => return Some("view".into()),
+    };
+    let plain = |key: &str, max: usize| {
+        let text = view
+            .pointer(&format!("/{key}/text"))
+            .and_then(Value::as_str);
+        let kind = view
+            .pointer(&format!("/{key}/type"))
+            .and_then(Value::as_str);
+        kind == Some("plain_text")
+            && text.is_some_and(|t| !t.is_empty() && t.chars().count() <= max)
+    };
+    if view.get("type").and_then(Value::as_str) != Some("modal") {
+        return Some("view.type (modal)".into());
+    }
+    if !plain("title", 24) {
+        return Some("view.title (plain_text, at most 24 characters)".into());
+    }
+    let blocks = view.get("blocks").and_then(Value::as_array)?;
+    let has_input = blocks
+        .iter()
+        .any(|b| b.get("type").and_then(Value::as_str) == Some("input"));
+    if has_input && !plain("submit", 24) {
+        return Some("view.submit (required with input blocks)".into());
+    }
+    None
 }
 
 fn ok_false(error: &str) -> Response {
@@ -274,9 +332,39 @@ fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
                 Some(name) => format!("C{}", name.to_uppercase().replace('-', "")),
                 None => channel,
             };
-            json!({ "ok": true, "channel": channel, "ts": ts,
-                    "message": { "type": "message", "text": arg("text"), "user": BOT_USER, "bot_id": "B0BOT", "ts": ts } })
+            let message = json!({ "type": "message", "text": arg("text"), "user": BOT_USER, "bot_id": "B0BOT", "ts": ts });
+            fake.state
+                .lock()
+                .unwrap()
+                .posted
+                .insert((channel.clone(), ts.clone()), message.clone());
+            json!({ "ok": true, "channel": channel, "ts": ts, "message": message })
         }
+        "chat.update" => {
+            let key = (arg("channel"), arg("ts"));
+            let mut state = fake.state.lock().unwrap();
+            match state.posted.get_mut(&key) {
+                Some(message) => {
+                    message["text"] = json!(arg("text"));
+                    json!({ "ok": true, "channel": key.0, "ts": key.1, "text": arg("text") })
+                }
+                None => {
+                    state
+                        .violations
+                        .push(format!("chat.update of a message never posted: {key:?}"));
+                    json!({ "ok": false, "error": "message_not_found" })
+                }
+            }
+        }
+        "chat.postEphemeral" => json!({ "ok": true, "message_ts": "1700000000.999999" }),
+        "views.open" => json!({ "ok": true, "view": { "id": "V0VIEW0001" } }),
+        "usergroups.users.list" if arg("usergroup") == IT_MANAGERS_GROUP => {
+            json!({ "ok": true, "users": IT_MANAGERS })
+        }
+        "usergroups.users.list" => json!({ "ok": false, "error": "no_such_subteam" }),
+        "conversations.members" => json!({
+            "ok": true, "members": CHANNEL_MEMBERS, "response_metadata": { "next_cursor": "" }
+        }),
         "conversations.open" => {
             json!({ "ok": true, "channel": { "id": format!("D{}", arg("users")) } })
         }
@@ -294,7 +382,7 @@ fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
             "ok": true,
             "usergroups": [
                 { "id": ONCALL_GROUP, "team_id": TEAM_ID, "name": "On-call", "handle": "oncall" },
-                { "id": "S0ITMGRS01", "team_id": TEAM_ID, "name": "IT managers", "handle": "it-managers" }
+                { "id": IT_MANAGERS_GROUP, "team_id": TEAM_ID, "name": "IT managers", "handle": "it-managers" }
             ]
         }),
         _ => json!({ "ok": true }),

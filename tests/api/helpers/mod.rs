@@ -5,6 +5,7 @@ pub mod events;
 pub mod fake_kms;
 pub mod fake_slack;
 pub mod fake_vendors;
+pub mod interactions;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -251,6 +252,20 @@ impl TestApp {
         self.post_signed("/slack/events", body, &[]).await
     }
 
+    /// Posts an interactivity payload (a click, a dialog), form-encoded and signed.
+    pub async fn post_interaction(&self, payload: &Value) -> reqwest::Response {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+            .into_bytes();
+        self.post_signed(
+            "/slack/interactions",
+            body,
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await
+    }
+
     /// Posts a delivery retry, as Slack marks them.
     pub async fn post_event_retry(&self, event: &Value, retry_num: u32) -> reqwest::Response {
         let body = serde_json::to_vec(event).unwrap();
@@ -274,10 +289,14 @@ impl TestApp {
     ) -> reqwest::Response {
         let ts = self.clock.now().timestamp().to_string();
         let signature = switchboard::slack::signature::sign(SIGNING_SECRET.as_bytes(), &ts, &body);
-        let mut request = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
+        let form = extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let mut request = self.client.post(self.url(path));
+        if !form {
+            request = request.header("content-type", "application/json");
+        }
+        let mut request = request
             .header("x-slack-request-timestamp", ts)
             .header("x-slack-signature", signature);
         for (k, v) in extra {
