@@ -49,6 +49,41 @@ export interface Conversation {
   update(changes: ConversationChanges): Promise<Conversation>;
 }
 
+export interface ApprovalRequest {
+  /** User ids (`U…`), user groups (`@it-managers`, `S…`) and channel ids (`C…`). */
+  approvers: string[];
+  /** The headline (mrkdwn). */
+  title: string;
+  /** Details (mrkdwn); default: the conversation's title and link. */
+  text?: string;
+  /** Post the request in this channel instead of by DM. */
+  channel?: string;
+  /** Whether deciders give a reason; default "none". */
+  reason?: "none" | "optional" | "required";
+  /** Approvals needed; default 1. */
+  quorum?: number;
+  /** Whether the requester may approve their own request; default false. */
+  allowSelfApproval?: boolean;
+  /** Whether one deny decides; default true. */
+  firstDenyWins?: boolean;
+  /** Expire after this long without a decision, e.g. "30m", "4h", "2d". */
+  expiresIn?: string;
+  /** Remind the approvers after this long. */
+  remindAfter?: string;
+}
+
+export interface ApprovalDecision {
+  readonly approvalId: number;
+  readonly automationId: string;
+  readonly title: string;
+  readonly decision: "approved" | "denied" | "expired";
+  /** Who decided; null when it expired. */
+  readonly decidedBy: string | null;
+  readonly reason: string | null;
+  readonly requester: string | null;
+  readonly votes: { user: string; decision: "approve" | "deny"; reason: string | null }[];
+}
+
 export interface ConversationChanges {
   status?: Status;
   priority?: Priority;
@@ -256,6 +291,24 @@ declare global {
    */
   const kv: KvNamespace & {
     shared(name: string): KvNamespace;
+  };
+
+  const approvals: {
+    /**
+     * Asks people to approve or deny, and resolves with their decision — minutes or
+     * days later. The request goes to the approvers (users by DM, user groups' members
+     * by DM, channels as a post) with Approve / Deny buttons, and says what they
+     * decided in place once they have.
+     *
+     * While it waits, the script is not running: it ends here, and when the decision
+     * comes it runs again from the top, with every host call it made before the
+     * request answered from a journal instead of being carried out again (so a reply
+     * posted before the request is not posted twice). Hence the rule: before an
+     * approval, make the same calls in the same order with the same arguments — do
+     * not branch on `Date.now()` or `Math.random()` there. `secrets.get` is read again,
+     * and console output of the replayed part is not logged twice.
+     */
+    request(request: ApprovalRequest): Promise<ApprovalDecision>;
   };
 
   /** Waits, at most 10 s per call (and within the run's time limit). */

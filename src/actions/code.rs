@@ -5,8 +5,10 @@
 use serde_json::Map;
 
 use super::{CodeAction, StepContext, StepError, StepOutcome};
+use crate::db;
 use crate::script::context::{ContextParts, RunInfo, script_context};
 use crate::script::host::ScriptHost;
+use crate::script::journal::{self, Entry};
 use crate::script::pool::RunEnd;
 use crate::script::protocol::ScriptOutcome;
 
@@ -34,7 +36,8 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
         ctx.secrets,
         ctx.step_index,
         ctx.conversation,
-    );
+    )
+    .with_journal(load_journal(ctx).await?);
     let report = ctx
         .env
         .sandbox
@@ -80,5 +83,44 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
             Err(StepError::Permanent(format!("{}: {message}", code.file)))
         }
         RunEnd::Stopped(why) => Err(StepError::Permanent(format!("{}: {why}", code.file))),
+        RunEnd::Suspended => match host.waiting() {
+            Some(wait) => Ok(StepOutcome {
+                wait: Some(wait),
+                ..StepOutcome::done(serde_json::json!({ "waitingFor": "approval" }))
+            }),
+            None => Err(StepError::Permanent(format!(
+                "{}: the script was suspended without anything to wait for",
+                code.file
+            ))),
+        },
     }
+}
+
+/// The journal of a script that waited and now runs again, if it has one.
+async fn load_journal(ctx: &StepContext<'_>) -> Result<Vec<Entry>, StepError> {
+    let transient = |what: String| StepError::Transient {
+        reason: format!("could not read the journal of the waiting script: {what}"),
+        retry_after: None,
+    };
+    let sealed = db::script_journals::load(ctx.env.db.reader(), ctx.run.id, ctx.step_index as i64)
+        .await
+        .map_err(|e| transient(e.to_string()))?;
+    let Some(sealed) = sealed else {
+        return Ok(Vec::new());
+    };
+    let aad = journal::associated_data(ctx.run.id, ctx.step_index);
+    let bytes = ctx.env.secrets.open(&sealed, &aad).await.map_err(|e| {
+        if e.is_transient() {
+            transient(e.to_string())
+        } else {
+            StepError::Permanent(format!(
+                "the journal of the waiting script does not decrypt: {e}"
+            ))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::Permanent(format!(
+            "the journal of the waiting script is unreadable: {e}"
+        ))
+    })
 }

@@ -17,8 +17,10 @@ use serde_json::{Map, Value, json};
 
 use super::context;
 use super::fetch::{FetchError, FetchRequest};
-use super::pool::HostHandler;
+use super::journal::{CallJournal, Claim, Entry};
+use super::pool::{Halt, HostHandler};
 use super::protocol::HostResult;
+use crate::actions::Wait;
 use crate::conversations::{Conversation, ConversationPatch, Priority, Status};
 use crate::db::runs::ClaimedRun;
 use crate::integrations::{GroupMember, IntegrationError, IssueRequest, ResetOptions};
@@ -51,6 +53,7 @@ pub const HOST_FUNCTIONS: &[&str] = &[
     "kv.list",
     "kv.increment",
     "kv.compareAndSet",
+    "approvals.request",
     "sleep",
 ];
 
@@ -58,6 +61,8 @@ pub const HOST_FUNCTIONS: &[&str] = &[
 const MAX_SLEEP: Duration = Duration::from_secs(10);
 /// Attempts of an idempotent call that fails transiently.
 const ATTEMPTS: u32 = 3;
+
+mod approval;
 
 /// Answers the host calls of one script step.
 pub struct ScriptHost<'a> {
@@ -68,6 +73,14 @@ pub struct ScriptHost<'a> {
     conversation: Mutex<Option<Conversation>>,
     changed: Mutex<bool>,
     updates: AtomicU32,
+    /// Calls replayed and made, for a script that waits (see `script::journal`).
+    journal: Mutex<CallJournal>,
+    /// `approvals.request` calls so far.
+    approval_calls: AtomicU32,
+    /// Set when the script must stop after the current call.
+    halt: Mutex<Option<Halt>>,
+    /// What the script waits for, once it was suspended.
+    wait: Mutex<Option<Wait>>,
 }
 
 type Outcome = Result<Value, HostError>;
@@ -109,7 +122,26 @@ impl<'a> ScriptHost<'a> {
             conversation: Mutex::new(conversation.cloned()),
             changed: Mutex::new(false),
             updates: AtomicU32::new(0),
+            journal: Mutex::new(CallJournal::default()),
+            approval_calls: AtomicU32::new(0),
+            halt: Mutex::new(None),
+            wait: Mutex::new(None),
         }
+    }
+
+    /// Answers calls from `entries` first (a script running again after its approval).
+    pub fn with_journal(self, entries: Vec<Entry>) -> Self {
+        *lock(&self.journal) = CallJournal::replaying(entries);
+        self
+    }
+
+    /// What the script waits for, if it was suspended.
+    pub fn waiting(&self) -> Option<Wait> {
+        lock(&self.wait).clone()
+    }
+
+    fn stop_after_this_call(&self, halt: Halt) {
+        *lock(&self.halt) = Some(halt);
     }
 
     /// The conversation as the script left it, if the script changed it.
@@ -369,7 +401,7 @@ impl<'a> ScriptHost<'a> {
                 let by = args.opt_f64("by")?.unwrap_or(1.0);
                 kv.increment(workspace, &ns, &args.str("key")?, by)
                     .await
-                    .map(|n| json!(n))
+                    .map(number)
             }
             "kv.compareAndSet" => {
                 let expected = value("expected");
@@ -490,13 +522,48 @@ impl<'a> ScriptHost<'a> {
 
 impl HostHandler for ScriptHost<'_> {
     fn call<'b>(&'b self, name: &'b str, args: Value) -> BoxFuture<'b, HostResult> {
+        // Positions are taken now, in the order the script made the calls.
+        let claim = CallJournal::journals(name).then(|| lock(&self.journal).claim(name, &args));
+        let approval = (name == "approvals.request")
+            .then(|| i64::from(self.approval_calls.fetch_add(1, Ordering::Relaxed)));
         Box::pin(async move {
-            match self.dispatch(name, args).await {
-                Ok(value) => HostResult::ok(value),
-                Err(e) => HostResult::error(e.name, e.message, e.retryable),
+            let live = |args, position: Option<usize>| async move {
+                let result = match approval {
+                    Some(index) => self.request_approval(&args, index, position).await,
+                    None => self.dispatch(name, args).await,
+                };
+                match result {
+                    Ok(value) => HostResult::ok(value),
+                    Err(e) => HostResult::error(e.name, e.message, e.retryable),
+                }
+            };
+            match claim {
+                Some(Claim::Replay(result)) => result,
+                Some(Claim::Diverged(why)) => {
+                    self.stop_after_this_call(Halt::Fail(why.clone()));
+                    HostResult::error("Error", why, false)
+                }
+                Some(Claim::Live(position)) => {
+                    let result = live(args, Some(position)).await;
+                    lock(&self.journal).record(position, &result);
+                    result
+                }
+                None => live(args, None).await,
             }
         })
     }
+
+    fn halt(&self) -> Option<Halt> {
+        lock(&self.halt).clone()
+    }
+
+    fn replaying(&self) -> bool {
+        lock(&self.journal).is_replaying()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Retries `call` while `transient` says so, with a short backoff (or the server's
@@ -520,6 +587,16 @@ where
             }
             other => return other,
         }
+    }
+}
+
+/// A JSON number, integral when it is one (so `1` comes back as `1`, not `1.0`).
+fn number(n: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() < EXACT {
+        json!(n as i64)
+    } else {
+        json!(n)
     }
 }
 

@@ -4,6 +4,7 @@ pub mod address;
 pub mod context;
 pub mod fetch;
 pub mod host;
+pub mod journal;
 pub mod pool;
 pub mod protocol;
 pub mod sandbox;

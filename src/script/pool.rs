@@ -44,8 +44,28 @@ pub struct SandboxConfig {
 
 /// Answers a script's host calls.
 pub trait HostHandler: Send + Sync {
-    /// Executes host function `name` with `args`.
+    /// Executes host function `name` with `args`. Called in the order the script made
+    /// the calls; the returned future may finish in any order.
     fn call<'a>(&'a self, name: &'a str, args: Value) -> BoxFuture<'a, HostResult>;
+
+    /// Checked after each call: whether the script must stop here.
+    fn halt(&self) -> Option<Halt> {
+        None
+    }
+
+    /// Whether calls are being replayed (console output is then not kept again).
+    fn replaying(&self) -> bool {
+        false
+    }
+}
+
+/// Why the host stops a script after a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// The script waits (for an approval): end it now; it runs again later.
+    Suspend,
+    /// The script cannot go on; the message says why.
+    Fail(String),
 }
 
 /// A console line of a run.
@@ -66,6 +86,8 @@ pub enum RunEnd {
     Finished(ScriptOutcome),
     /// switchboard or the kernel stopped it; the message says why.
     Stopped(String),
+    /// The host suspended it to wait (see `script::journal`).
+    Suspended,
 }
 
 /// Everything a run produced.
@@ -237,6 +259,7 @@ impl SandboxPool {
                                 (call, host.call(&name, args).await)
                             }));
                         }
+                        Ok(FromSandbox::Log { .. }) if host.replaying() => {}
                         Ok(FromSandbox::Log { level, message }) => {
                             log_bytes += message.len();
                             if log_bytes > self.config.max_log_bytes {
@@ -264,6 +287,17 @@ impl SandboxPool {
                     }
                 }
                 Some((call, result)) = calls.next(), if !calls.is_empty() => {
+                    match host.halt() {
+                        Some(Halt::Suspend) => {
+                            report.end = RunEnd::Suspended;
+                            return report;
+                        }
+                        Some(Halt::Fail(why)) => {
+                            report.end = RunEnd::Stopped(why);
+                            return report;
+                        }
+                        None => {}
+                    }
                     let reply = ToSandbox::Reply { call, result };
                     if let Err(e) = write_message(&mut sandbox.stdin, &reply).await {
                         report.end = RunEnd::Stopped(self.crashed(sandbox, &format!("could not answer a host call: {e}")).await);

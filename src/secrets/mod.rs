@@ -110,6 +110,21 @@ impl SecretStore {
         self.provider.describe()
     }
 
+    /// Encrypts other sensitive data (a waiting script's journal) as secrets are
+    /// encrypted, bound to `aad`.
+    pub async fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed, SecretError> {
+        Ok(envelope::seal(self.provider.as_ref(), plaintext, aad).await?)
+    }
+
+    /// Decrypts what [`Self::seal`] sealed with the same `aad`.
+    pub async fn open(
+        &self,
+        sealed: &Sealed,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        Ok(envelope::open(self.provider.as_ref(), sealed, aad).await?)
+    }
+
     /// Stores a new version of `name`; returns the version.
     pub async fn set(
         &self,

@@ -98,6 +98,12 @@ const KV: &[Method] = &[
         &["key", "expected", "next"],
     ),
 ];
+const APPROVALS: &[Method] = &[Method {
+    name: "request",
+    host: "approvals.request",
+    params: &[],
+    shape: Shape::Whole,
+}];
 const SLEEP: Method = m("sleep", "sleep", &["ms"]);
 const UPDATE: Method = Method {
     name: "update",
@@ -117,6 +123,7 @@ pub fn host_functions() -> Vec<&'static str> {
         GOOGLE_GROUPS,
         SECRETS,
         KV,
+        APPROVALS,
         &[SLEEP, UPDATE],
     ]
     .concat()
@@ -158,8 +165,9 @@ pub fn install(context: &mut Context, context_json: &str) -> JsResult<JsObject> 
         .build();
     let secrets = methods(context, SECRETS)?;
     let kv = kv_object(context, None);
+    let approvals = methods(context, APPROVALS)?;
     let sleep = method_function(context, SLEEP);
-    let globals: [(&str, JsValue); 10] = [
+    let globals: [(&str, JsValue); 11] = [
         ("console", console.into()),
         ("slack", slack.into()),
         ("http", http.into()),
@@ -168,6 +176,7 @@ pub fn install(context: &mut Context, context_json: &str) -> JsResult<JsObject> 
         ("google", google.into()),
         ("secrets", secrets.into()),
         ("kv", kv.into()),
+        ("approvals", approvals.into()),
         ("sleep", sleep),
         ("RetryableError", retryable.into()),
     ];
