@@ -176,7 +176,7 @@ impl ApprovalDesk {
     ) -> anyhow::Result<(Verdict, Option<ApprovalRecord>)> {
         let env = &self.env;
         let now = env.clock.now_ms();
-        let mut tx = env.db.writer().begin().await?;
+        let mut tx = env.db.begin().await?;
         let Some(mut record) =
             db::approvals::get_for_decision(&mut tx, env.db.backend(), click.approval_id).await?
         else {

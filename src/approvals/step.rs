@@ -14,6 +14,8 @@ use crate::slack::client::object;
 
 /// Most people a request is sent to directly.
 const MAX_DIRECT: usize = 50;
+/// Most pages of channel members read (1000 each).
+const MAX_PAGES: usize = 20;
 
 /// Where a request stands for its step.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,16 +165,7 @@ async fn resolve_approvers(env: &RunEnv, approvers: &[Approver]) -> Result<Vec<S
                     .await?;
                 strings(body.get("users"))
             }
-            Approver::Channel(channel) => {
-                let body = env
-                    .slack
-                    .call(
-                        "conversations.members",
-                        &object(json!({ "channel": channel, "limit": 1000 })),
-                    )
-                    .await?;
-                strings(body.get("members"))
-            }
+            Approver::Channel(channel) => channel_members(env, channel).await?,
         };
         for user in found {
             if !users.contains(&user) {
@@ -181,6 +174,32 @@ async fn resolve_approvers(env: &RunEnv, approvers: &[Approver]) -> Result<Vec<S
         }
     }
     Ok(users)
+}
+
+/// Every member of `channel`, page by page.
+async fn channel_members(env: &RunEnv, channel: &str) -> Result<Vec<String>, StepError> {
+    let mut members = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..MAX_PAGES {
+        let mut args = json!({ "channel": channel, "limit": 1000 });
+        if !cursor.is_empty() {
+            args["cursor"] = cursor.clone().into();
+        }
+        let body = env
+            .slack
+            .call("conversations.members", &object(args))
+            .await?;
+        members.extend(strings(body.get("members")));
+        cursor = body
+            .pointer("/response_metadata/next_cursor")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    Ok(members)
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -196,50 +215,26 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 /// Posts the request: in the given channel; else to each approver channel and, by DM,
-/// to each approver named directly or through a group.
+/// to each approver named directly or through a group. Each message is recorded as it
+/// is posted, so a retry after a failure part-way does not post the others twice.
 async fn post_request(
     env: &RunEnv,
     record: &ApprovalRecord,
     spec: &RequestSpec,
 ) -> Result<Vec<Posted>, StepError> {
     let (text, blocks) = blocks::request(record, &[]);
-    let mut destinations: Vec<String> = Vec::new();
-    match &spec.channel {
-        Some(channel) => destinations.push(channel.clone()),
-        None => {
-            for approver in &spec.approvers {
-                if let Approver::Channel(c) = approver {
-                    destinations.push(c.clone());
-                }
-            }
-            let only_channels = spec
-                .approvers
-                .iter()
-                .all(|a| matches!(a, Approver::Channel(_)));
-            if !only_channels {
-                for user in record.approvers.iter().take(MAX_DIRECT) {
-                    let in_channel = spec
-                        .approvers
-                        .iter()
-                        .any(|a| matches!(a, Approver::Channel(_)));
-                    // Members of an approver channel see the request there.
-                    if in_channel && !is_named_directly(spec, user) {
-                        continue;
-                    }
-                    destinations.push(env.slack.open_dm(user).await?);
-                }
-            }
+    let mut posted = record.messages.clone();
+    for destination in destinations(env, record, spec).await? {
+        if posted.iter().any(|p| p.channel == destination) {
+            continue;
         }
-    }
-    let mut posted = Vec::with_capacity(destinations.len());
-    for channel in destinations {
-        let args = object(json!({ "channel": channel, "text": text, "blocks": blocks }));
+        let args = object(json!({ "channel": destination, "text": text, "blocks": blocks }));
         let body = env.slack.call("chat.postMessage", &args).await?;
         posted.push(Posted {
             channel: body
                 .get("channel")
                 .and_then(Value::as_str)
-                .unwrap_or(&channel)
+                .unwrap_or(&destination)
                 .to_owned(),
             ts: body
                 .get("ts")
@@ -247,8 +242,49 @@ async fn post_request(
                 .unwrap_or_default()
                 .to_owned(),
         });
+        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        db::approvals::set_messages(&mut conn, record.id, &posted)
+            .await
+            .map_err(db_error)?;
     }
     Ok(posted)
+}
+
+/// Where the request goes: channel ids, and DM channels of approvers.
+async fn destinations(
+    env: &RunEnv,
+    record: &ApprovalRecord,
+    spec: &RequestSpec,
+) -> Result<Vec<String>, StepError> {
+    if let Some(channel) = &spec.channel {
+        return Ok(vec![channel.clone()]);
+    }
+    let mut destinations: Vec<String> = spec
+        .approvers
+        .iter()
+        .filter_map(|a| match a {
+            Approver::Channel(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let channels = !destinations.is_empty();
+    // Members of an approver channel see the request there; others get a DM.
+    let direct: Vec<&String> = record
+        .approvers
+        .iter()
+        .filter(|user| !channels || is_named_directly(spec, user))
+        .collect();
+    if direct.len() > MAX_DIRECT {
+        tracing::warn!(
+            approval.id = record.id,
+            approvers = direct.len(),
+            "too many approvers to DM; the first {MAX_DIRECT} get the request (all may decide)"
+        );
+    }
+    for user in direct.into_iter().take(MAX_DIRECT) {
+        destinations.push(env.slack.open_dm(user).await?);
+    }
+    Ok(destinations)
 }
 
 fn is_named_directly(spec: &RequestSpec, user: &str) -> bool {

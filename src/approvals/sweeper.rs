@@ -31,7 +31,7 @@ pub async fn run(env: Arc<RunEnv>, stop: CancellationToken) {
 /// One pass: expire what is due, then remind.
 pub async fn sweep(env: &RunEnv) -> anyhow::Result<()> {
     let now = env.clock.now_ms();
-    let mut tx = env.db.writer().begin().await?;
+    let mut tx = env.db.begin().await?;
     let expired = db::approvals::expire_due(&mut tx, now).await?;
     let mut wake = false;
     for record in &expired {

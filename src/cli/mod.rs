@@ -1,5 +1,7 @@
-//! The command line: `serve`, `migrate`, `check`, `runs`, `schema`.
+//! The command line: `serve`, `migrate`, `check`, `runs`, `approvals`, `secrets`,
+//! `kv`, `schema`, `types`.
 
+mod approvals;
 mod check;
 mod kv;
 mod runs;
@@ -41,6 +43,9 @@ pub enum Command {
     /// Inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Inspect approval requests and their decisions.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
     /// Manage encrypted secrets (values are read from standard input, never printed).
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -84,6 +89,34 @@ pub enum RunsCommand {
     /// One run: status, trigger, steps, timings, errors and log.
     Show {
         /// Run id.
+        id: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `approvals` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Requests, newest first.
+    List {
+        /// Only requests in this status (pending, approved, denied, expired).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only requests of this run.
+        #[arg(long)]
+        run: Option<i64>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request: who asked, who may decide, every vote, the decision.
+    Show {
+        /// Request id.
         id: i64,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -193,6 +226,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = Db::connect(&config.database).await?;
             db.migrate().await?;
             runs::run(&db, command).await
+        }
+        Command::Approvals(command) => {
+            let db = Db::connect(&config.database).await?;
+            db.migrate().await?;
+            approvals::run(&db, command).await
         }
         Command::Secrets(command) => secrets::run(&config, command).await,
         Command::Kv(command) => kv::run(&config, command).await,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::RunsCommand;
 use crate::clock::format_ms;
 use crate::db::Db;
+use crate::db::approvals;
 use crate::db::runs::{self, LogLine, RunQuery, RunRecord, StepRecord};
 
 pub async fn run(db: &Db, command: RunsCommand) -> anyhow::Result<ExitCode> {
@@ -43,9 +44,19 @@ pub async fn run(db: &Db, command: RunsCommand) -> anyhow::Result<ExitCode> {
             };
             let steps = runs::steps(db.reader(), id).await?;
             let log = runs::log_lines(db.reader(), id).await?;
+            let mut requests = Vec::new();
+            for a in approvals::list(db.reader(), None, Some(id), 1000).await? {
+                let votes = super::approvals::votes(db, a.id).await?;
+                requests.push((a, votes));
+            }
+            requests.reverse();
             if json {
                 let mut value = run_json(&run);
                 value["steps"] = steps.iter().map(step_json).collect();
+                value["approvals"] = requests
+                    .iter()
+                    .map(|(a, votes)| super::approvals::approval_json(a, votes))
+                    .collect();
                 value["log"] = log
                     .iter()
                     .map(|l| json!({ "at": format_ms(l.at), "level": l.level, "message": l.message }))
@@ -53,6 +64,14 @@ pub async fn run(db: &Db, command: RunsCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print!("{}", details(&run, &steps, &log));
+                if !requests.is_empty() {
+                    println!("\napprovals");
+                    for (a, votes) in &requests {
+                        for line in super::approvals::summary(a, votes).lines() {
+                            println!("  {line}");
+                        }
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -74,6 +93,8 @@ fn run_json(r: &RunRecord) -> Value {
         "created_at": format_ms(r.created_at),
         "started_at": r.started_at.map(format_ms),
         "finished_at": r.finished_at.map(format_ms),
+        "waiting_for": r.waiting_for,
+        "wait_deadline": r.wait_deadline.map(format_ms),
         "trigger_data": serde_json::from_str::<Value>(&r.trigger_json).unwrap_or(Value::Null),
     })
 }
@@ -150,6 +171,13 @@ fn details(r: &RunRecord, steps: &[StepRecord], log: &[LogLine]) -> String {
         );
     } else if r.status == "queued" && r.attempt > 0 {
         let _ = writeln!(out, "next attempt  {}", format_ms(r.run_after));
+    }
+    if let Some(w) = &r.waiting_for {
+        let until = r
+            .wait_deadline
+            .map(|d| format!(" (until {})", format_ms(d)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "waiting for   {w}{until}");
     }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "error         {e}");

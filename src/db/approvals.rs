@@ -269,6 +269,20 @@ pub async fn get(pool: &AnyPool, id: i64) -> sqlx::Result<Option<ApprovalRecord>
         .transpose()
 }
 
+/// Records the messages posted so far, while the request is being sent.
+pub async fn set_messages(
+    conn: &mut AnyConnection,
+    id: i64,
+    messages: &[Posted],
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE approvals SET messages = $1 WHERE id = $2 AND status = 'opening'")
+        .bind(serde_json::to_string(messages).unwrap_or_else(|_| "[]".into()))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records the posted messages and opens the request for decisions.
 pub async fn open(conn: &mut AnyConnection, id: i64, messages: &[Posted]) -> sqlx::Result<()> {
     sqlx::query("UPDATE approvals SET messages = $1, status = 'pending' WHERE id = $2 AND status = 'opening'")

@@ -129,6 +129,17 @@ impl Db {
         &self.writer
     }
 
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so a transaction that reads before it writes waits for another
+    /// process's writer (a CLI command next to the server) instead of failing with
+    /// "database is locked" when it comes to write.
+    pub async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
+        }
+    }
+
     /// The pool for reads outside transactions.
     pub fn reader(&self) -> &AnyPool {
         &self.reader

@@ -406,10 +406,15 @@ pub struct RunRecord {
     pub started_at: Option<i64>,
     /// Final state written at.
     pub finished_at: Option<i64>,
+    /// What a waiting run waits for (`approval 12`).
+    pub waiting_for: Option<String>,
+    /// When its wait ends by itself.
+    pub wait_deadline: Option<i64>,
 }
 
 const RUN_COLUMNS: &str = "id, automation_id, automation_version, event_id, trigger_kind, trigger_json, \
-     conversation_id, depth, status, attempt, run_after, error, created_at, started_at, finished_at";
+     conversation_id, depth, status, attempt, run_after, error, created_at, started_at, finished_at, \
+     waiting_for, wait_deadline";
 
 fn run_from_row(r: &AnyRow) -> sqlx::Result<RunRecord> {
     Ok(RunRecord {
@@ -428,6 +433,8 @@ fn run_from_row(r: &AnyRow) -> sqlx::Result<RunRecord> {
         created_at: r.try_get(12)?,
         started_at: r.try_get(13)?,
         finished_at: r.try_get(14)?,
+        waiting_for: r.try_get(15)?,
+        wait_deadline: r.try_get(16)?,
     })
 }
 

@@ -142,7 +142,7 @@ async fn commit_batch(
             .collect()
     };
     let now_ms = ctx.clock.now_ms();
-    let mut tx = match db.writer().begin().await {
+    let mut tx = match db.begin().await {
         Ok(tx) => tx,
         Err(e) => return failed_all(&e),
     };

@@ -251,7 +251,7 @@ async fn wait(
             step.index, step.action, wait.waiting_for
         ),
     );
-    let mut tx = env.db.writer().begin().await?;
+    let mut tx = env.db.begin().await?;
     db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
     if !db::runs::wait(
         &mut tx,
@@ -340,7 +340,7 @@ async fn journal_success(
         )
     };
     journal.line("info", line);
-    let mut tx = env.db.writer().begin().await?;
+    let mut tx = env.db.begin().await?;
     let conversation = match (&outcome.patch, conversation) {
         (Some(patch), Some(c)) => {
             let cause = format!("run:{}/step:{}", run.id, step.index);
@@ -400,7 +400,7 @@ async fn step_failed(
             );
             let run_after =
                 env.clock.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-            let mut tx = env.db.writer().begin().await?;
+            let mut tx = env.db.begin().await?;
             db::runs::record_step(&mut tx, run.id, &step).await?;
             journal.flush_lines(&mut tx).await?;
             db::runs::requeue(
@@ -426,7 +426,7 @@ async fn step_failed(
                 "step {} ({}) failed: {why}",
                 step.index, step.action
             ));
-            let mut tx = env.db.writer().begin().await?;
+            let mut tx = env.db.begin().await?;
             db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
             tx.commit().await?;
             tracing::error!(step = step.index, error = line, "step failed; run failed");
@@ -451,7 +451,7 @@ async fn finish(
         if error.is_some() { "error" } else { "info" },
         format!("run {}", status.as_str()),
     );
-    let mut tx = env.db.writer().begin().await?;
+    let mut tx = env.db.begin().await?;
     if !db::runs::finish(&mut tx, run.id, &env.owner, status, error, now).await? {
         tracing::warn!(
             "run was no longer ours to finish (lease expired); leaving it to its new owner"

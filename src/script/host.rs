@@ -499,7 +499,7 @@ impl<'a> ScriptHost<'a> {
         let n = self.updates.fetch_add(1, Ordering::Relaxed);
         let cause = format!("run:{}/step:{}/update:{n}", self.run.id, self.step);
         let apply = async {
-            let mut tx = self.env.db.writer().begin().await?;
+            let mut tx = self.env.db.begin().await?;
             let updated =
                 changes::apply_patch(self.env, &mut tx, self.run, &cause, &patch, current).await?;
             tx.commit().await?;

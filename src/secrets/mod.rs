@@ -142,7 +142,7 @@ impl SecretStore {
             )));
         }
         for _ in 0..5 {
-            let mut tx = self.db.writer().begin().await?;
+            let mut tx = self.db.begin().await?;
             let version = db::secrets::next_version(&mut tx, workspace, name).await?;
             let sealed = envelope::seal(
                 self.provider.as_ref(),
@@ -218,7 +218,7 @@ impl SecretStore {
 
     /// Re-wraps every data key under `to`, in one transaction; values are not touched.
     pub async fn rewrap_all(&self, to: &dyn KeyProvider) -> Result<usize, SecretError> {
-        let mut tx = self.db.writer().begin().await?;
+        let mut tx = self.db.begin().await?;
         let rows = db::secrets::all(&mut tx).await?;
         for row in &rows {
             let aad = associated_data(&row.workspace, &row.name, row.version);

@@ -10,7 +10,7 @@ use switchboard::clock::ManualClock;
 use switchboard::db;
 
 use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message};
-use crate::helpers::fake_slack::IT_MANAGERS;
+use crate::helpers::fake_slack::{CHANNEL_MEMBERS, Failure, IT_MANAGERS};
 use crate::helpers::interactions::{PostedRequest, click, posted_requests, reason_submitted};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
@@ -140,6 +140,23 @@ async fn ephemeral_to(app: &TestApp, user: &str) -> String {
         .find(|c| c.arg("user") == user)
         .expect("an ephemeral note to the clicker");
     call.arg("text").to_owned()
+}
+
+/// Runs the CLI against the app's database; returns its standard output.
+fn cli(app: &TestApp, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &app.env["DATABASE_URL"])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 fn assert_clean(app: &TestApp) {
@@ -320,6 +337,22 @@ on_both_backends! {
         assert_eq!(thread_replies(&app).last().unwrap(), &format!("Approved by <@{BOB}>"));
         assert_eq!(app.count("approval_votes").await, 2);
         assert_clean(&app);
+
+        // The audit: every request, vote and decision, from the command line.
+        let id = requests[0].approval_id.to_string();
+        let list = cli(&app, &["approvals", "list"]);
+        assert!(list.contains("approved") && list.contains(BOB) && list.contains("Reset the password"), "{list}");
+        let show = cli(&app, &["approvals", "show", &id]);
+        assert!(show.contains(&format!("vote       {ALICE} approve")), "{show}");
+        assert!(show.contains(&format!("vote       {BOB} approve")), "{show}");
+        assert!(show.contains("quorum 2"), "{show}");
+        let json: serde_json::Value = serde_json::from_str(&cli(&app, &["approvals", "show", &id, "--json"])).unwrap();
+        assert_eq!(json["decided_by"], BOB);
+        assert_eq!(json["votes"].as_array().unwrap().len(), 2);
+        let pending = cli(&app, &["approvals", "list", "--status", "pending"]);
+        assert!(pending.contains("(no approval requests)"), "{pending}");
+        let run = cli(&app, &["runs", "show", &runs[0].id.to_string()]);
+        assert!(run.contains("approvals") && run.contains("APPROVED by"), "{run}");
         app.shutdown().await;
     }
 
@@ -355,6 +388,36 @@ on_both_backends! {
         assert_eq!(runs[0].status, "succeeded");
         assert_eq!(posted_requests(&app.slack).len(), 2, "the request was not sent again");
         assert_eq!(thread_replies(&app).last().unwrap(), &format!("Approved by <@{BOB}>"));
+        app.shutdown().await;
+    }
+
+    async fn a_request_in_a_channel_can_be_decided_by_its_members(backend: Backend) {
+        let app = app(backend).automation("reset", &automation("approvers = [\"C0ITDESK01\"]")).spawn().await;
+        let requests = ask(&app, 1).await;
+        assert_eq!(requests[0].channel, "C0ITDESK01");
+
+        let member = CHANNEL_MEMBERS[2];
+        press(&app, &requests[0], member, false).await;
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!(runs[0].status, "succeeded");
+        assert!(thread_replies(&app).last().unwrap().starts_with(&format!("Denied by <@{member}>")));
+        assert_clean(&app);
+        app.shutdown().await;
+    }
+
+    async fn a_failure_while_sending_does_not_send_twice(backend: Backend) {
+        let app = app(backend).automation("reset", &automation("")).spawn().await;
+        // The first DM goes out; the second fails once, and the step is retried.
+        app.slack.fail_next("chat.postMessage", Failure::Pass);
+        app.slack.fail_next("chat.postMessage", Failure::ServerError);
+        let requests = ask(&app, 2).await;
+        let channels: Vec<_> = requests.iter().map(|r| r.channel.clone()).collect();
+        assert_eq!(channels, [format!("D{ALICE}"), format!("D{BOB}")]);
+        press(&app, &requests[1], BOB, true).await;
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!(runs[0].status, "succeeded");
+        assert_eq!(app.slack.calls_to("chat.update").len(), 2, "both requests are updated");
+        assert_clean(&app);
         app.shutdown().await;
     }
 

@@ -65,6 +65,8 @@ pub enum Failure {
     Slow(Duration),
     /// `{"ok": false, "error": code}`.
     Error(&'static str),
+    /// Answer normally (to fail a later call, not this one).
+    Pass,
 }
 
 #[derive(Default)]
@@ -230,7 +232,7 @@ async fn handle(
         }
         Some(Failure::Error(code)) => return ok_false(code),
         Some(Failure::Slow(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Failure::Pass) | None => {}
     }
     let answer = answer(&fake, &method, &args);
     fake.state.lock().unwrap().calls.push(Call {
