@@ -31,6 +31,46 @@ pub async fn save(
     Ok(())
 }
 
+/// Every journal: (run, step, sealed).
+pub async fn all(conn: &mut AnyConnection) -> sqlx::Result<Vec<(i64, i64, Sealed)>> {
+    let rows = sqlx::query(
+        "SELECT run_id, step_index, ciphertext, nonce, wrapped_key, key_id FROM script_journals",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                Sealed {
+                    ciphertext: r.try_get(2)?,
+                    nonce: r.try_get(3)?,
+                    wrapped_key: r.try_get(4)?,
+                    key_id: r.try_get(5)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Replaces the wrapping of a journal's data key.
+pub async fn rewrap(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    step_index: i64,
+    sealed: &Sealed,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE script_journals SET wrapped_key = $1, key_id = $2 WHERE run_id = $3 AND step_index = $4")
+        .bind(&sealed.wrapped_key)
+        .bind(&sealed.key_id)
+        .bind(run_id)
+        .bind(step_index)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A step's journal, if it has one.
 pub async fn load(pool: &AnyPool, run_id: i64, step_index: i64) -> sqlx::Result<Option<Sealed>> {
     let row = sqlx::query(

@@ -216,9 +216,16 @@ impl SecretStore {
         Ok(db::secrets::delete(self.db.writer(), workspace, name).await? > 0)
     }
 
-    /// Re-wraps every data key under `to`, in one transaction; values are not touched.
+    /// Re-wraps every data key under `to`, in one transaction: those of the secrets
+    /// and those of waiting scripts' journals; values are not touched. Returns how many
+    /// secret versions.
     pub async fn rewrap_all(&self, to: &dyn KeyProvider) -> Result<usize, SecretError> {
         let mut tx = self.db.begin().await?;
+        for (run_id, step, sealed) in db::script_journals::all(&mut tx).await? {
+            let aad = crate::script::journal::associated_data(run_id, step as usize);
+            let moved = envelope::rewrap(self.provider.as_ref(), to, &sealed, &aad).await?;
+            db::script_journals::rewrap(&mut tx, run_id, step, &moved).await?;
+        }
         let rows = db::secrets::all(&mut tx).await?;
         for row in &rows {
             let aad = associated_data(&row.workspace, &row.name, row.version);

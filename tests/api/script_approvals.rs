@@ -125,6 +125,29 @@ on_both_backends! {
         app.shutdown().await;
     }
 
+    async fn a_waiting_script_survives_a_key_rotation_and_a_restart(backend: Backend) {
+        let vendors = FakeVendors::start().await;
+        let mut app = start(backend, ASK, &vendors).await;
+        waiting(&app).await;
+        let requests = posted_requests(&app.slack);
+
+        let rotate = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["secrets", "rotate-key"])
+            .env_clear()
+            .envs(app.env.iter())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
+        app.kill_and_restart_with(&[]).await;
+
+        app.post_interaction(&click(&requests[1], IT_MANAGERS[1], true)).await;
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!(runs[0].status, "succeeded", "{}", log(&app, runs[0].id).await);
+        assert_eq!(replies(&app).iter().filter(|r| *r == "Asking the IT managers").count(), 1);
+        app.shutdown().await;
+    }
+
     async fn a_script_that_takes_another_path_after_its_approval_fails_clearly(backend: Backend) {
         let script = r#"export default async function () {
   await kv.set("started", Date.now());
