@@ -98,6 +98,9 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
 
 /// The journal of a script that waited and now runs again, if it has one.
 async fn load_journal(ctx: &StepContext<'_>) -> Result<Vec<Entry>, StepError> {
+    if !ctx.resumed {
+        return Ok(Vec::new());
+    }
     let transient = |what: String| StepError::Transient {
         reason: format!("could not read the journal of the waiting script: {what}"),
         retry_after: None,

@@ -39,6 +39,8 @@ pub struct StepContext<'a> {
     pub secrets: &'a RunSecrets,
     /// The run's latest decided approval, for the steps after it.
     pub approval: Option<&'a ApprovalDecision>,
+    /// Whether this step waited before and now runs again.
+    pub resumed: bool,
 }
 
 impl StepContext<'_> {

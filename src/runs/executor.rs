@@ -188,6 +188,9 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
                     last,
                 )
                 .await?;
+                if last {
+                    return Ok(());
+                }
                 continue;
             }
         }
@@ -201,6 +204,7 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             console: &console,
             secrets: journal.secrets,
             approval: approval.as_ref(),
+            resumed: previous.is_some_and(|s| s.status == "waiting"),
         };
         let result = actions::execute(action, &ctx).await;
         journal.console(
@@ -223,6 +227,10 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
                 }
                 tracing::info!(step = index, action = action.type_name(), "step succeeded");
                 conversation = journal_success(journal, &step, outcome, conversation, last).await?;
+                // The last step's journal entry finished the run.
+                if last {
+                    return Ok(());
+                }
             }
             Err(error) => return step_failed(journal, step, error).await,
         }

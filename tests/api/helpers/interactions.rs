@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::fake_slack::{FakeSlack, TEAM_ID};
+use super::fake_slack::{Call, FakeSlack, TEAM_ID};
 
 /// An approval request as posted: the request id its buttons carry, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,26 +19,27 @@ pub fn posted_requests(slack: &FakeSlack) -> Vec<PostedRequest> {
         .calls_to("chat.postMessage")
         .iter()
         .filter_map(|call| {
-            let blocks = call.json_arg("blocks");
-            let blocks = blocks.as_array()?;
-            let id = blocks
-                .iter()
-                .filter_map(|b| b.get("elements")?.as_array())
-                .flatten()
-                .find(|e| {
-                    e.get("action_id").and_then(Value::as_str) == Some("switchboard_approve")
-                })?
-                .get("value")?
-                .as_str()?
-                .parse()
-                .ok()?;
             Some(PostedRequest {
-                approval_id: id,
+                approval_id: request_id(call)?,
                 channel: call.answer.get("channel")?.as_str()?.to_owned(),
                 ts: call.answer.get("ts")?.as_str()?.to_owned(),
             })
         })
         .collect()
+}
+
+/// The request id of an approval request message, if `call` posted one.
+pub fn request_id(call: &Call) -> Option<i64> {
+    call.json_arg("blocks")
+        .as_array()?
+        .iter()
+        .filter_map(|b| b.get("elements")?.as_array())
+        .flatten()
+        .find(|e| e.get("action_id").and_then(Value::as_str) == Some("switchboard_approve"))?
+        .get("value")?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// A click on Approve (or Deny) of `request` by `user`.
