@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use fake_slack::FakeSlack;
-use support::{SECRET, blast, conversation_event, ms, percentile, start_server, stop_server};
+use support::{blast, conversation_event, ms, percentile, post_signed, start_server, stop_server};
 
 const APPROVER: &str = "U0ITMGR001";
 
@@ -95,24 +95,8 @@ async fn click(
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("payload", &payload)
         .finish();
-    let ts = chrono::Utc::now().timestamp().to_string();
-    let sig = switchboard::slack::signature::sign(SECRET.as_bytes(), &ts, body.as_bytes());
-    let start = Instant::now();
-    let response = client
-        .post(format!("{base}/slack/interactions"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts)
-        .header("x-slack-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .expect("request sent");
-    assert!(
-        response.status().is_success(),
-        "status {}",
-        response.status()
-    );
-    start.elapsed()
+    let form = "application/x-www-form-urlencoded";
+    post_signed(client, base, "/slack/interactions", form, body.into_bytes()).await
 }
 
 async fn bench_backend(backend: &str, n: usize, rate: u64) {

@@ -148,13 +148,25 @@ pub fn reaction_event(i: usize, conversation: usize) -> Vec<u8> {
     )
 }
 
+/// Posts a signed Events API body; returns the time to the answer.
 pub async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Duration {
+    post_signed(client, base, "/slack/events", "application/json", body).await
+}
+
+/// Posts `body` to `path`, signed as Slack signs it; returns the time to the answer.
+pub async fn post_signed(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Duration {
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = switchboard::slack::signature::sign(SECRET.as_bytes(), &ts, &body);
     let start = Instant::now();
     let response = client
-        .post(format!("{base}/slack/events"))
-        .header("content-type", "application/json")
+        .post(format!("{base}{path}"))
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", sig)
         .body(body)

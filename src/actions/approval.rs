@@ -21,12 +21,7 @@ pub async fn execute(
             .filter(|c| !c.is_empty()),
         title: action.title.render(facts),
         text: action.text.render(facts),
-        reason: action.reason,
-        quorum: action.quorum,
-        allow_self_approval: action.allow_self_approval,
-        first_deny_wins: action.first_deny_wins,
-        expires_in: action.expires_in,
-        remind_after: action.remind_after,
+        rules: action.rules,
     };
     let slot = Slot {
         run: ctx.run,

@@ -14,9 +14,7 @@ mod patch;
 
 pub use execute::{GroupCache, StepContext, StepError, StepOutcome, Wait, execute};
 
-use std::time::Duration;
-
-use crate::approvals::{Approver, ReasonMode};
+use crate::approvals::{Approver, Rules};
 use crate::conversations::{Priority, Status};
 use crate::template::Template;
 
@@ -84,18 +82,8 @@ pub struct ApprovalAction {
     pub title: Template,
     /// Details.
     pub text: Template,
-    /// Whether deciders give a reason.
-    pub reason: ReasonMode,
-    /// Approvals needed.
-    pub quorum: u32,
-    /// Whether the requester may approve their own request.
-    pub allow_self_approval: bool,
-    /// Whether one deny decides.
-    pub first_deny_wins: bool,
-    /// Expiry.
-    pub expires_in: Option<Duration>,
-    /// Reminder.
-    pub remind_after: Option<Duration>,
+    /// How it is decided.
+    pub rules: Rules,
 }
 
 /// The `set_fields` action.

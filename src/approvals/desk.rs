@@ -246,10 +246,7 @@ impl ApprovalDesk {
         };
         let (text, blocks) = blocks::request(record, &votes);
         for message in &record.messages {
-            let args = object(
-                json!({ "channel": message.channel, "ts": message.ts, "text": text, "blocks": blocks }),
-            );
-            if let Err(e) = self.env.slack.call("chat.update", &args).await {
+            if let Err(e) = self.env.slack.update_message(message, &text, &blocks).await {
                 tracing::warn!(error = %e, approval.id = record.id, "could not show the votes on the request");
             }
         }

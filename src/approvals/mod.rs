@@ -92,18 +92,10 @@ impl ReasonMode {
     }
 }
 
-/// What to ask, with its text already rendered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestSpec {
-    /// Who may decide.
-    pub approvers: Vec<Approver>,
-    /// Where to post the request (else DMs to users and posts in approver channels).
-    pub channel: Option<String>,
-    /// Headline.
-    pub title: String,
-    /// Details (mrkdwn).
-    pub text: String,
-    /// Reasons.
+/// How a request is decided, and how long it stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Whether deciders give a reason.
     pub reason: ReasonMode,
     /// Approvals needed.
     pub quorum: u32,
@@ -115,6 +107,21 @@ pub struct RequestSpec {
     pub expires_in: Option<Duration>,
     /// When to remind the approvers.
     pub remind_after: Option<Duration>,
+}
+
+/// What to ask, with its text already rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Who may decide.
+    pub approvers: Vec<Approver>,
+    /// Where to post the request (else DMs to users and posts in approver channels).
+    pub channel: Option<String>,
+    /// Headline.
+    pub title: String,
+    /// Details (mrkdwn).
+    pub text: String,
+    /// How it is decided.
+    pub rules: Rules,
 }
 
 /// What a click does, decided from the request and the votes before it (pure).

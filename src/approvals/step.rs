@@ -124,12 +124,12 @@ async fn create(
         body: &spec.text,
         approvers: &approvers,
         approver_spec: &spec_json,
-        quorum: i64::from(spec.quorum.max(1)),
-        allow_self: spec.allow_self_approval,
-        first_deny_wins: spec.first_deny_wins,
-        reason_mode: spec.reason.as_str(),
-        deadline: spec.expires_in.map(in_ms),
-        remind_at: spec.remind_after.map(in_ms),
+        quorum: i64::from(spec.rules.quorum.max(1)),
+        allow_self: spec.rules.allow_self_approval,
+        first_deny_wins: spec.rules.first_deny_wins,
+        reason_mode: spec.rules.reason.as_str(),
+        deadline: spec.rules.expires_in.map(in_ms),
+        remind_at: spec.rules.remind_after.map(in_ms),
         now_ms: now,
     };
     let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
@@ -228,20 +228,7 @@ async fn post_request(
         if posted.iter().any(|p| p.channel == destination) {
             continue;
         }
-        let args = object(json!({ "channel": destination, "text": text, "blocks": blocks }));
-        let body = env.slack.call("chat.postMessage", &args).await?;
-        posted.push(Posted {
-            channel: body
-                .get("channel")
-                .and_then(Value::as_str)
-                .unwrap_or(&destination)
-                .to_owned(),
-            ts: body
-                .get("ts")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        });
+        posted.push(env.slack.post_blocks(&destination, &text, &blocks).await?);
         let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
         db::approvals::set_messages(&mut conn, record.id, &posted)
             .await
@@ -309,10 +296,7 @@ pub async fn finalize(
     if record.finalized_at.is_none() {
         let (text, blocks) = blocks::decided(&record, &votes);
         for message in &record.messages {
-            let args = object(
-                json!({ "channel": message.channel, "ts": message.ts, "text": text, "blocks": blocks }),
-            );
-            match env.slack.call("chat.update", &args).await {
+            match env.slack.update_message(message, &text, &blocks).await {
                 Ok(_) => {}
                 // A deleted request message is no reason to hold the run.
                 Err(e) if e.code() == Some("message_not_found") => {}

@@ -6,14 +6,8 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::Backend;
 
-/// Where a request message was posted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Posted {
-    /// Channel (or DM) id.
-    pub channel: String,
-    /// Message timestamp.
-    pub ts: String,
-}
+/// Where a request message was posted (stored as JSON in `messages`).
+pub use crate::slack::client::PostedMessage as Posted;
 
 /// A new request.
 #[derive(Debug, Clone)]

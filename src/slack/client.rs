@@ -233,18 +233,33 @@ impl SlackClient {
             args.insert("thread_ts".into(), ts.into());
         }
         let body = self.call("chat.postMessage", &args).await?;
-        Ok(PostedMessage {
-            channel: body
-                .get("channel")
-                .and_then(Value::as_str)
-                .unwrap_or(channel)
-                .to_owned(),
-            ts: body
-                .get("ts")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        })
+        Ok(PostedMessage::from_answer(&body, channel))
+    }
+
+    /// `chat.postMessage` with Block Kit `blocks` (`text` is the notification and
+    /// fallback text).
+    pub async fn post_blocks(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<PostedMessage, SlackError> {
+        let args = object(json!({ "channel": channel, "text": text, "blocks": blocks }));
+        let body = self.call("chat.postMessage", &args).await?;
+        Ok(PostedMessage::from_answer(&body, channel))
+    }
+
+    /// `chat.update`: replaces a message the bot posted.
+    pub async fn update_message(
+        &self,
+        message: &PostedMessage,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<(), SlackError> {
+        let args = object(json!({
+            "channel": message.channel, "ts": message.ts, "text": text, "blocks": blocks
+        }));
+        self.call("chat.update", &args).await.map(drop)
     }
 
     /// `reactions.add`; a reaction that is already there counts as added.
@@ -297,12 +312,22 @@ impl SlackClient {
 }
 
 /// A message Slack accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PostedMessage {
     /// The channel it went to (a DM's id for DMs).
     pub channel: String,
     /// Its timestamp.
     pub ts: String,
+}
+
+impl PostedMessage {
+    fn from_answer(body: &Value, channel: &str) -> Self {
+        let field = |name: &str| body.get(name).and_then(Value::as_str);
+        Self {
+            channel: field("channel").unwrap_or(channel).to_owned(),
+            ts: field("ts").unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 /// A JSON object literal as a map.

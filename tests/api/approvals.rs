@@ -3,7 +3,7 @@
 //! exactly once, whoever clicks, however often, across restarts and deadlines.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeZone;
 use switchboard::clock::ManualClock;
@@ -75,28 +75,10 @@ async fn ask(app: &TestApp, requests: usize) -> Vec<PostedRequest> {
         ))
         .await;
     assert_eq!(response.status().as_u16(), 200);
-    wait_for_status(app, "waiting").await;
+    app.wait_for_status("waiting", WAIT).await;
     let posted = posted_requests(&app.slack);
     assert_eq!(posted.len(), requests, "{:#?}", app.slack.calls());
     posted
-}
-
-async fn wait_for_status(app: &TestApp, status: &str) -> db::runs::RunRecord {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let runs = app.runs().await;
-        if let Some(run) = runs
-            .iter()
-            .find(|r| r.automation_id == "reset" && r.status == status)
-        {
-            return run.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no run became {status}: {runs:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn press(app: &TestApp, request: &PostedRequest, user: &str, approve: bool) {
@@ -110,12 +92,7 @@ async fn press(app: &TestApp, request: &PostedRequest, user: &str, approve: bool
 }
 
 fn thread_replies(app: &TestApp) -> Vec<String> {
-    app.slack
-        .calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| c.arg("thread_ts") == THREAD)
-        .map(|c| c.arg("text").to_owned())
-        .collect()
+    app.slack.thread(THREAD)
 }
 
 async fn steps(app: &TestApp, run_id: i64) -> Vec<(String, String)> {
@@ -292,7 +269,7 @@ on_both_backends! {
         let note = ephemeral_to(&app, AGENT).await;
         assert!(note.contains("not an approver"), "{note}");
         assert_eq!(app.count("approval_votes").await, 0);
-        wait_for_status(&app, "waiting").await;
+        app.wait_for_status("waiting", WAIT).await;
         assert!(app.slack.calls_to("chat.update").is_empty());
         assert_clean(&app);
         app.shutdown().await;
@@ -308,7 +285,7 @@ on_both_backends! {
         let note = ephemeral_to(&app, REQUESTER).await;
         assert!(note.contains("cannot approve"), "{note}");
         assert_eq!(app.count("approval_votes").await, 0);
-        wait_for_status(&app, "waiting").await;
+        app.wait_for_status("waiting", WAIT).await;
 
         let other = requests.iter().find(|r| r.channel == format!("D{ALICE}")).unwrap();
         press(&app, other, ALICE, true).await;
@@ -329,7 +306,7 @@ on_both_backends! {
         let progress = app.slack.wait_for("chat.update", 2, WAIT).await;
         let blocks = progress[0].json_arg("blocks").to_string();
         assert!(blocks.contains(ALICE) && blocks.contains("switchboard_approve"), "{blocks}");
-        wait_for_status(&app, "waiting").await;
+        app.wait_for_status("waiting", WAIT).await;
 
         press(&app, &requests[1], BOB, true).await;
         let runs = app.wait_for_runs_to_finish(WAIT).await;
@@ -382,7 +359,7 @@ on_both_backends! {
         let requests = ask(&app, 2).await;
 
         app.kill_and_restart_with(&[]).await;
-        wait_for_status(&app, "waiting").await;
+        app.wait_for_status("waiting", WAIT).await;
         press(&app, &requests[1], BOB, true).await;
         let runs = app.wait_for_runs_to_finish(WAIT).await;
         assert_eq!(runs[0].status, "succeeded");
@@ -443,7 +420,7 @@ on_both_backends! {
         assert_eq!(response.status().as_u16(), 401);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.count("approval_votes").await, 0);
-        wait_for_status(&app, "waiting").await;
+        app.wait_for_status("waiting", WAIT).await;
         assert!(app.slack.calls_to("chat.update").is_empty());
         app.shutdown().await;
     }

@@ -53,12 +53,7 @@ async fn requests(app: &TestApp) -> Vec<PostedRequest> {
 }
 
 fn thread(app: &TestApp) -> Vec<String> {
-    app.slack
-        .calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| c.arg("thread_ts") == THREAD)
-        .map(|c| c.arg("text").to_owned())
-        .collect()
+    app.slack.thread(THREAD)
 }
 
 async fn step_statuses(app: &TestApp, run_id: i64) -> Vec<String> {

@@ -60,25 +60,8 @@ async fn start(backend: crate::helpers::Backend, script: &str, vendors: &FakeVen
     app
 }
 
-async fn waiting(app: &TestApp) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while !app.runs().await.iter().any(|r| r.status == "waiting") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run did not wait: {:#?}",
-            app.runs().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn replies(app: &TestApp) -> Vec<String> {
-    app.slack
-        .calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| c.arg("thread_ts") == THREAD)
-        .map(|c| c.arg("text").to_owned())
-        .collect()
+    app.slack.thread(THREAD)
 }
 
 async fn log(app: &TestApp, run_id: i64) -> String {
@@ -95,7 +78,7 @@ on_both_backends! {
     async fn a_script_waits_for_its_approval_and_does_nothing_twice(backend: Backend) {
         let vendors = FakeVendors::start().await;
         let app = start(backend, ASK, &vendors).await;
-        waiting(&app).await;
+        app.wait_for_status("waiting", WAIT).await;
         let requests = posted_requests(&app.slack);
         assert_eq!(requests.len(), 2);
         assert_eq!(replies(&app), ["Asking the IT managers"]);
@@ -128,7 +111,7 @@ on_both_backends! {
     async fn a_waiting_script_survives_a_key_rotation_and_a_restart(backend: Backend) {
         let vendors = FakeVendors::start().await;
         let mut app = start(backend, ASK, &vendors).await;
-        waiting(&app).await;
+        app.wait_for_status("waiting", WAIT).await;
         let requests = posted_requests(&app.slack);
 
         let rotate = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -157,7 +140,7 @@ on_both_backends! {
 "#;
         let vendors = FakeVendors::start().await;
         let app = start(backend, script, &vendors).await;
-        waiting(&app).await;
+        app.wait_for_status("waiting", WAIT).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
         let requests = posted_requests(&app.slack);
         app.post_interaction(&click(&requests[0], IT_MANAGERS[0], true)).await;

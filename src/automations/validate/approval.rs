@@ -3,7 +3,7 @@
 
 use super::{Checker, Seg, path};
 use crate::actions::{Action, ApprovalAction};
-use crate::approvals::Approver;
+use crate::approvals::{Approver, Rules};
 use crate::automations::definition::ApprovalSpec;
 use crate::automations::duration;
 use crate::template::Template;
@@ -99,12 +99,14 @@ impl Checker<'_> {
             channel: channel.flatten(),
             title: title?,
             text: text?,
-            reason: spec.reason,
-            quorum: spec.quorum,
-            allow_self_approval: spec.allow_self_approval,
-            first_deny_wins: spec.first_deny_wins,
-            expires_in: expires_in?,
-            remind_after: remind_after?,
+            rules: Rules {
+                reason: spec.reason,
+                quorum: spec.quorum,
+                allow_self_approval: spec.allow_self_approval,
+                first_deny_wins: spec.first_deny_wins,
+                expires_in: expires_in?,
+                remind_after: remind_after?,
+            },
         }))
     }
 
@@ -172,9 +174,12 @@ mod tests {
         let Action::Approval(approval) = &a.steps[0].action else {
             panic!()
         };
-        assert_eq!(approval.expires_in.map(|d| d.as_secs()), Some(172_800));
-        assert_eq!(approval.quorum, 1);
-        assert!(approval.first_deny_wins);
+        assert_eq!(
+            approval.rules.expires_in.map(|d| d.as_secs()),
+            Some(172_800)
+        );
+        assert_eq!(approval.rules.quorum, 1);
+        assert!(approval.rules.first_deny_wins);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Args, HostError, ScriptHost, lock, type_error};
 use crate::actions::{StepError, Wait};
 use crate::approvals::step::{self, Progress, Slot};
-use crate::approvals::{Approver, ReasonMode, RequestSpec};
+use crate::approvals::{Approver, ReasonMode, RequestSpec, Rules};
 use crate::automations::duration;
 use crate::db;
 use crate::script::journal;
@@ -106,12 +106,14 @@ impl ScriptHost<'_> {
             channel: request.channel,
             title: request.title,
             text,
-            reason: request.reason.unwrap_or(ReasonMode::None),
-            quorum,
-            allow_self_approval: request.allow_self_approval.unwrap_or(false),
-            first_deny_wins: request.first_deny_wins.unwrap_or(true),
-            expires_in: parse(request.expires_in.as_deref())?,
-            remind_after: parse(request.remind_after.as_deref())?,
+            rules: Rules {
+                reason: request.reason.unwrap_or(ReasonMode::None),
+                quorum,
+                allow_self_approval: request.allow_self_approval.unwrap_or(false),
+                first_deny_wins: request.first_deny_wins.unwrap_or(true),
+                expires_in: parse(request.expires_in.as_deref())?,
+                remind_after: parse(request.remind_after.as_deref())?,
+            },
         })
     }
 

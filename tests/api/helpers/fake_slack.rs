@@ -137,6 +137,15 @@ impl FakeSlack {
             .collect()
     }
 
+    /// The texts posted in the thread of `thread_ts`, in order.
+    pub fn thread(&self, thread_ts: &str) -> Vec<String> {
+        self.calls_to("chat.postMessage")
+            .iter()
+            .filter(|c| c.arg("thread_ts") == thread_ts)
+            .map(|c| c.arg("text").to_owned())
+            .collect()
+    }
+
     /// Calls that Slack would have refused (bad token, missing arguments).
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()

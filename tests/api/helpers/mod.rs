@@ -340,6 +340,22 @@ impl TestApp {
         }
     }
 
+    /// Waits until a run is in `status`; returns it.
+    pub async fn wait_for_status(&self, status: &str, within: Duration) -> RunRecord {
+        let deadline = Instant::now() + within;
+        loop {
+            let runs = self.runs().await;
+            if let Some(run) = runs.iter().find(|r| r.status == status) {
+                return run.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no run became {status} within {within:?}: {runs:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn count(&self, table: &'static str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(self.db.reader())
