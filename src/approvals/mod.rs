@@ -208,6 +208,16 @@ pub async fn on_decided(
     Ok(resumed || !queued.is_empty())
 }
 
+/// How many approvers may approve: all, less the requester unless self-approval is
+/// allowed.
+pub fn eligible(request: &ApprovalRecord) -> usize {
+    request
+        .approvers
+        .iter()
+        .filter(|a| request.allow_self || request.requester.as_deref() != Some(a.as_str()))
+        .count()
+}
+
 /// Judges a click of `user` deciding `approve` (or deny) on `request`, given the votes
 /// counted before it.
 pub fn judge(request: &ApprovalRecord, votes: &[Vote], user: &str, approve: bool) -> Verdict {
@@ -235,7 +245,7 @@ pub fn judge(request: &ApprovalRecord, votes: &[Vote], user: &str, approve: bool
         return Verdict::Decides { status: "approved" };
     }
     // Enough denials that the quorum can no longer be reached.
-    if request.approvers.len().saturating_sub(denials) < quorum {
+    if eligible(request).saturating_sub(denials) < quorum {
         return Verdict::Decides { status: "denied" };
     }
     Verdict::Counted { approvals }
@@ -382,11 +392,20 @@ mod tests {
             ),
             (
                 "deny does not win",
-                request(2, false),
+                request(1, false),
                 vec![],
                 "UALICE0001",
                 false,
                 Verdict::Counted { approvals: 0 },
+            ),
+            (
+                // The requester may not approve: one deny of the two others settles it.
+                "quorum impossible without the requester",
+                request(2, false),
+                vec![],
+                "UALICE0001",
+                false,
+                Verdict::Decides { status: "denied" },
             ),
             (
                 "quorum impossible",

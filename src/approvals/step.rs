@@ -50,18 +50,7 @@ pub async fn request(
     slot: Slot<'_>,
     spec: &RequestSpec,
 ) -> Result<Progress, StepError> {
-    let existing = {
-        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
-        db::approvals::find(
-            &mut conn,
-            slot.run.id,
-            slot.step_index as i64,
-            slot.call_index,
-        )
-        .await
-        .map_err(db_error)?
-    };
-    let record = match existing {
+    let record = match find(env, slot).await? {
         Some(r) if r.status == "pending" => {
             return Ok(Progress::Waiting {
                 approval_id: r.id,
@@ -132,23 +121,39 @@ async fn create(
         remind_at: spec.rules.remind_after.map(in_ms),
         now_ms: now,
     };
+    let eligible = approvers
+        .iter()
+        .filter(|a| spec.rules.allow_self_approval || requester != Some(a.as_str()))
+        .count();
+    if eligible < spec.rules.quorum as usize {
+        return Err(StepError::Permanent(format!(
+            "the approval needs {} approvals but only {eligible} of its approvers may approve (the requester may not approve their own request unless allow_self_approval is set)",
+            spec.rules.quorum
+        )));
+    }
+    let id = {
+        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        db::approvals::insert_opening(&mut conn, &new)
+            .await
+            .map_err(db_error)?
+    };
+    find(env, slot)
+        .await?
+        .filter(|r| r.id == id)
+        .ok_or_else(|| StepError::Transient {
+            reason: "the approval request vanished while it was being created".into(),
+            retry_after: None,
+        })
+}
+
+/// The request of `slot`, if it has one (read from the writer: it must see the
+/// latest decision).
+async fn find(env: &RunEnv, slot: Slot<'_>) -> Result<Option<ApprovalRecord>, StepError> {
     let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
-    let id = db::approvals::insert_opening(&mut conn, &new)
+    let (run, step) = (slot.run.id, slot.step_index as i64);
+    db::approvals::find(&mut conn, run, step, slot.call_index)
         .await
-        .map_err(db_error)?;
-    db::approvals::find(
-        &mut conn,
-        slot.run.id,
-        slot.step_index as i64,
-        slot.call_index,
-    )
-    .await
-    .map_err(db_error)?
-    .filter(|r| r.id == id)
-    .ok_or_else(|| StepError::Transient {
-        reason: "the approval request vanished while it was being created".into(),
-        retry_after: None,
-    })
+        .map_err(db_error)
 }
 
 /// The user ids behind the approvers as written.
