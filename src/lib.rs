@@ -31,6 +31,10 @@ pub mod ingest;
 pub mod integrations;
 /// The scripts' key-value store.
 pub mod kv;
+/// Manual runs: who may start what, input forms, `/switchboard` and the shortcut.
+pub mod manual;
+/// People as automation files name them (users, groups, channels), resolved via Slack.
+pub mod principal;
 /// Trigger matching and filter evaluation (pure).
 pub mod rules;
 /// Run state machine, queue, workers, leases, retries and the step journal.

@@ -29,6 +29,11 @@ enum Part {
         raw: bool,
         offset: usize,
     },
+    /// `{{input.name}}`: an input field of a manual run.
+    Input {
+        name: String,
+        offset: usize,
+    },
 }
 
 /// A template that does not parse, with the byte offset of the problem.
@@ -123,6 +128,24 @@ impl Template {
             .collect()
     }
 
+    /// Errors for `{{input.…}}` placeholders that name no declared input.
+    pub fn check_inputs(&self, declared: &[String]) -> Vec<TemplateError> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Input { name, offset } if !declared.contains(name) => Some(TemplateError {
+                    offset: *offset,
+                    message: if declared.is_empty() {
+                        format!("`input.{name}`: only manual automations have inputs, and this one declares none")
+                    } else {
+                        format!("`input.{name}` is not an input of this automation; its inputs: {}", declared.join(", "))
+                    },
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Fills the placeholders from `ctx`.
     pub fn render(&self, ctx: &FactContext<'_>) -> String {
         let mut out = String::with_capacity(self.source.len() + 64);
@@ -132,6 +155,11 @@ impl Template {
                 Part::Fact { fact, raw, .. } => {
                     print_value(&mut out, fact.shape(), *raw, &fact.value(ctx))
                 }
+                Part::Input { name, .. } => match ctx.input(name) {
+                    Some(serde_json::Value::String(s)) => out.push_str(s),
+                    Some(serde_json::Value::Null) | None => {}
+                    Some(other) => out.push_str(&other.to_string()),
+                },
             }
         }
         out
@@ -143,6 +171,20 @@ fn parse_placeholder(inner: &str, offset: usize) -> Result<Part, TemplateError> 
         Some((name, suffix)) => (name, Some(suffix)),
         None => (inner, None),
     };
+    if let ("input", Some(input)) = (name, suffix) {
+        let valid =
+            !input.is_empty() && input.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(TemplateError {
+                offset,
+                message: format!("`input.{input}` is not an input name"),
+            });
+        }
+        return Ok(Part::Input {
+            name: input.to_owned(),
+            offset,
+        });
+    }
     let fact = Fact::from_name(name).ok_or_else(|| TemplateError {
         offset,
         message: if name.is_empty() {

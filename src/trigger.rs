@@ -127,17 +127,26 @@ pub enum TriggerKind {
     UserJoined,
     /// An approval request was decided (or expired).
     ApprovalResponse,
+    /// A person started the automation by hand (Slack or the command line).
+    Manual,
+    /// Another system called the automation's webhook URL.
+    Webhook,
+    /// The automation's schedule came due.
+    Schedule,
 }
 
 impl TriggerKind {
     /// Every kind, in documentation order.
-    pub const ALL: [TriggerKind; 6] = [
+    pub const ALL: [TriggerKind; 9] = [
         Self::ConversationCreated,
         Self::ConversationUpdated,
         Self::MessageReceived,
         Self::ReactionAdded,
         Self::UserJoined,
         Self::ApprovalResponse,
+        Self::Manual,
+        Self::Webhook,
+        Self::Schedule,
     ];
 
     /// The name used in files, the database and logs.
@@ -149,12 +158,20 @@ impl TriggerKind {
             Self::ReactionAdded => "reaction_added",
             Self::UserJoined => "user_joined",
             Self::ApprovalResponse => "approval_response",
+            Self::Manual => "manual",
+            Self::Webhook => "webhook",
+            Self::Schedule => "schedule",
         }
     }
 
-    /// Whether triggers of this kind always concern a conversation.
+    /// Whether triggers of this kind concern a conversation. Manual runs may: one
+    /// started from a conversation carries it, and steps that need one fail clearly
+    /// when it was started without (or the automation requires one to start).
     pub fn has_conversation(self) -> bool {
-        !matches!(self, Self::UserJoined | Self::ApprovalResponse)
+        !matches!(
+            self,
+            Self::UserJoined | Self::ApprovalResponse | Self::Webhook | Self::Schedule
+        )
     }
 }
 
@@ -200,6 +217,33 @@ pub enum TriggerEvent {
         /// The request and its decision.
         approval: ApprovalDecision,
     },
+    /// Started by hand.
+    Manual {
+        /// Who started it (a Slack user id, or `cli:<name>` from the command line).
+        user: String,
+        /// The input fields, checked against the automation's declarations.
+        inputs: serde_json::Map<String, serde_json::Value>,
+        /// `slash_command`, `shortcut` or `cli`.
+        source: String,
+    },
+    /// A call of the automation's webhook URL.
+    Webhook {
+        /// The JSON body (`null` when empty).
+        body: serde_json::Value,
+        /// Request headers, names in lower case (signatures left out).
+        headers: std::collections::BTreeMap<String, String>,
+        /// Query parameters.
+        query: std::collections::BTreeMap<String, String>,
+    },
+    /// A schedule tick.
+    Schedule {
+        /// The tick's time, ms since the epoch.
+        tick: i64,
+        /// The cron expression.
+        cron: String,
+        /// Its time zone.
+        timezone: String,
+    },
 }
 
 impl TriggerEvent {
@@ -212,6 +256,9 @@ impl TriggerEvent {
             Self::ReactionAdded { .. } => TriggerKind::ReactionAdded,
             Self::UserJoined { .. } => TriggerKind::UserJoined,
             Self::ApprovalResponse { .. } => TriggerKind::ApprovalResponse,
+            Self::Manual { .. } => TriggerKind::Manual,
+            Self::Webhook { .. } => TriggerKind::Webhook,
+            Self::Schedule { .. } => TriggerKind::Schedule,
         }
     }
 

@@ -11,11 +11,15 @@ use crate::script::host::ScriptHost;
 use crate::script::journal::{self, Entry};
 use crate::script::pool::RunEnd;
 use crate::script::protocol::ScriptOutcome;
+use crate::trigger::TriggerEvent;
 
 /// Runs the script of `code`.
 pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOutcome, StepError> {
     let workspace = ctx.env.workspaces.get(&ctx.run.trigger.team_id);
-    let inputs = Map::new();
+    let inputs = match &ctx.run.trigger.event {
+        TriggerEvent::Manual { inputs, .. } => inputs.clone(),
+        _ => Map::new(),
+    };
     let context = script_context(ContextParts {
         trigger: &ctx.run.trigger,
         conversation: ctx.conversation,

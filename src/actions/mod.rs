@@ -14,7 +14,7 @@ mod patch;
 
 pub use execute::{GroupCache, StepContext, StepError, StepOutcome, Wait, execute};
 
-use crate::approvals::{Approver, Rules};
+use crate::approvals::{Principal, Rules};
 use crate::conversations::{Priority, Status};
 use crate::template::Template;
 
@@ -75,7 +75,7 @@ pub struct CodeAction {
 #[derive(Debug, Clone)]
 pub struct ApprovalAction {
     /// Who may decide.
-    pub approvers: Vec<Approver>,
+    pub approvers: Vec<Principal>,
     /// Post the request in this channel instead of by DM.
     pub channel: Option<Template>,
     /// Headline.

@@ -18,56 +18,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::principal::Principal;
+
 use sqlx::AnyConnection;
 
 use crate::db::{self, approvals::ApprovalRecord, approvals::Vote};
 use crate::ingest::queue_runs;
 use crate::runs::RunEnv;
 use crate::trigger::{ApprovalDecision, Trigger, TriggerEvent};
-
-/// Who may decide, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
-pub enum Approver {
-    /// A user (`U…`).
-    User(String),
-    /// A user group (`S…` or `@handle`): its members.
-    Group(String),
-    /// A channel (`C…`, `G…`): its members; the request is posted there.
-    Channel(String),
-}
-
-impl std::str::FromStr for Approver {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let id = |rest: &str| {
-            rest.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                && rest.len() >= 8
-        };
-        if let Some(handle) = s.strip_prefix('@') {
-            if !handle.is_empty()
-                && handle
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Ok(Self::Group(handle.to_owned()));
-            }
-        } else if id(s) {
-            match s.as_bytes()[0] {
-                b'U' | b'W' => return Ok(Self::User(s.to_owned())),
-                b'S' => return Ok(Self::Group(s.to_owned())),
-                b'C' | b'G' => return Ok(Self::Channel(s.to_owned())),
-                _ => {}
-            }
-        }
-        Err(format!(
-            "{s:?} is not an approver: use a user id (U0123ABCD), a user group (@it-managers or S0123ABCD) or a channel id (C0123ABCD)"
-        ))
-    }
-}
 
 /// Whether deciders give a reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -113,7 +71,7 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpec {
     /// Who may decide.
-    pub approvers: Vec<Approver>,
+    pub approvers: Vec<Principal>,
     /// Where to post the request (else DMs to users and posts in approver channels).
     pub channel: Option<String>,
     /// Headline.
@@ -419,21 +377,5 @@ mod tests {
         for (name, request, votes, user, approve, want) in cases {
             assert_eq!(judge(&request, &votes, user, approve), want, "{name}");
         }
-    }
-
-    #[test]
-    fn approvers_parse() {
-        assert_eq!("U0123ABCD".parse(), Ok(Approver::User("U0123ABCD".into())));
-        assert_eq!(
-            "@it-managers".parse(),
-            Ok(Approver::Group("it-managers".into()))
-        );
-        assert_eq!("S0123ABCD".parse(), Ok(Approver::Group("S0123ABCD".into())));
-        assert_eq!(
-            "C0123ABCD".parse(),
-            Ok(Approver::Channel("C0123ABCD".into()))
-        );
-        assert!("#it".parse::<Approver>().is_err());
-        assert!("bob".parse::<Approver>().is_err());
     }
 }

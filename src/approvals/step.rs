@@ -4,18 +4,16 @@
 
 use serde_json::{Value, json};
 
-use super::{Approver, RequestSpec, blocks};
+use super::{Principal, RequestSpec, blocks};
 use crate::actions::StepError;
 use crate::conversations::Conversation;
 use crate::db::approvals::{ApprovalRecord, NewApproval, Posted};
 use crate::db::{self, runs::ClaimedRun};
+use crate::principal;
 use crate::runs::RunEnv;
-use crate::slack::client::object;
 
 /// Most people a request is sent to directly.
 const MAX_DIRECT: usize = 50;
-/// Most pages of channel members read (1000 each).
-const MAX_PAGES: usize = 20;
 
 /// Where a request stands for its step.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +86,7 @@ async fn create(
     slot: Slot<'_>,
     spec: &RequestSpec,
 ) -> Result<ApprovalRecord, StepError> {
-    let approvers = resolve_approvers(env, &spec.approvers).await?;
+    let approvers = principal::members(&env.slack, &env.groups, &spec.approvers).await?;
     if approvers.is_empty() {
         return Err(StepError::Permanent(
             "the approval has no approvers: the groups and channels named are empty".into(),
@@ -156,69 +154,6 @@ async fn find(env: &RunEnv, slot: Slot<'_>) -> Result<Option<ApprovalRecord>, St
         .map_err(db_error)
 }
 
-/// The user ids behind the approvers as written.
-async fn resolve_approvers(env: &RunEnv, approvers: &[Approver]) -> Result<Vec<String>, StepError> {
-    let mut users: Vec<String> = Vec::new();
-    for approver in approvers {
-        let found: Vec<String> = match approver {
-            Approver::User(id) => vec![id.clone()],
-            Approver::Group(group) => {
-                let id = env.groups.resolve(&env.slack, group).await?;
-                let body = env
-                    .slack
-                    .call("usergroups.users.list", &object(json!({ "usergroup": id })))
-                    .await?;
-                strings(body.get("users"))
-            }
-            Approver::Channel(channel) => channel_members(env, channel).await?,
-        };
-        for user in found {
-            if !users.contains(&user) {
-                users.push(user);
-            }
-        }
-    }
-    Ok(users)
-}
-
-/// Every member of `channel`, page by page.
-async fn channel_members(env: &RunEnv, channel: &str) -> Result<Vec<String>, StepError> {
-    let mut members = Vec::new();
-    let mut cursor = String::new();
-    for _ in 0..MAX_PAGES {
-        let mut args = json!({ "channel": channel, "limit": 1000 });
-        if !cursor.is_empty() {
-            args["cursor"] = cursor.clone().into();
-        }
-        let body = env
-            .slack
-            .call("conversations.members", &object(args))
-            .await?;
-        members.extend(strings(body.get("members")));
-        cursor = body
-            .pointer("/response_metadata/next_cursor")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if cursor.is_empty() {
-            break;
-        }
-    }
-    Ok(members)
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Posts the request: in the given channel; else to each approver channel and, by DM,
 /// to each approver named directly or through a group. Each message is recorded as it
 /// is posted, so a retry after a failure part-way does not post the others twice.
@@ -255,7 +190,7 @@ async fn destinations(
         .approvers
         .iter()
         .filter_map(|a| match a {
-            Approver::Channel(c) => Some(c.clone()),
+            Principal::Channel(c) => Some(c.clone()),
             _ => None,
         })
         .collect();
@@ -282,7 +217,7 @@ async fn destinations(
 fn is_named_directly(spec: &RequestSpec, user: &str) -> bool {
     spec.approvers
         .iter()
-        .any(|a| matches!(a, Approver::User(u) if u == user))
+        .any(|a| matches!(a, Principal::User(u) if u == user))
 }
 
 /// Updates the messages of a decided request, tells the requester's thread (once), and

@@ -69,6 +69,109 @@ pub enum TriggerSpec {
         #[serde(default)]
         automation: OneOrMany,
     },
+    /// Started by hand: `/switchboard run`, the "Run automation" message shortcut, or
+    /// `switchboard run` on the command line.
+    Manual {
+        /// Fields the person fills in first (a Slack form); scripts read them as
+        /// `ctx.inputs`, templates as `{{input.name}}`.
+        #[serde(default)]
+        inputs: Vec<InputSpec>,
+        /// Who may run it: user ids and user groups (`@handle` or `S…`), in addition to
+        /// the global `manual.admins`. Default: the global admins only (and, when none
+        /// are configured, the workspace's admins and owners).
+        #[serde(default)]
+        allowed: Vec<String>,
+        /// Whether it must be started from a conversation (the message shortcut, or
+        /// `/switchboard run ID <conversation>`); default false.
+        #[serde(default)]
+        needs_conversation: bool,
+    },
+    /// A call of the automation's own URL, `/hooks/<token>` (see `switchboard
+    /// automations show`).
+    Webhook {
+        /// Verify that the caller signed the body (HMAC-SHA256), as GitHub, Jira or
+        /// PagerDuty do; default: no signature (the unguessable URL is the secret).
+        signature: Option<SignatureSpec>,
+    },
+    /// On a schedule.
+    Schedule {
+        /// A cron expression: minute hour day-of-month month day-of-week, e.g.
+        /// `0 9 * * MON-FRI` (9:00 on weekdays).
+        cron: String,
+        /// The time zone the expression is read in (IANA name); default UTC.
+        timezone: Option<String>,
+    },
+}
+
+/// An input field of a manual automation.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Name in `ctx.inputs` and `{{input.name}}`: letters, digits and `_`.
+    pub name: String,
+    /// Label in the form; default: the name.
+    pub label: Option<String>,
+    /// What kind of value; default `text`.
+    #[serde(rename = "type", default)]
+    pub kind: InputKind,
+    /// Whether it must be filled; default true.
+    #[serde(default = "enabled_default")]
+    pub required: bool,
+    /// Value the form starts with.
+    pub default: Option<serde_json::Value>,
+    /// For `select`: the choices.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Hint shown in an empty text field.
+    pub placeholder: Option<String>,
+    /// For `number`: the smallest value allowed.
+    pub min: Option<f64>,
+    /// For `number`: the largest value allowed.
+    pub max: Option<f64>,
+}
+
+/// The kinds of input field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// One line of text.
+    #[default]
+    Text,
+    /// Several lines of text.
+    Multiline,
+    /// A number.
+    Number,
+    /// One of `options`.
+    Select,
+    /// A Slack user (its id).
+    User,
+    /// A Slack channel (its id).
+    Channel,
+    /// A date (`YYYY-MM-DD`).
+    Date,
+}
+
+/// How a webhook's caller signs its calls.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureSpec {
+    /// The secret holding the shared key (`switchboard secrets set NAME`).
+    pub secret: String,
+    /// The header carrying the signature; default `X-Hub-Signature-256` (GitHub).
+    #[serde(default = "signature_header_default")]
+    pub header: String,
+    /// What precedes the hex digest in the header; default `sha256=`. Several
+    /// comma-separated signatures are accepted (PagerDuty sends `v1=…,v1=…`).
+    #[serde(default = "signature_prefix_default")]
+    pub prefix: String,
+}
+
+fn signature_header_default() -> String {
+    "X-Hub-Signature-256".into()
+}
+
+fn signature_prefix_default() -> String {
+    "sha256=".into()
 }
 
 /// A single string or a list of strings.

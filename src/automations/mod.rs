@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::actions::Action;
+use crate::automations::definition::{InputSpec, SignatureSpec};
 use crate::conversations::Field;
+use crate::principal::Principal;
 use crate::rules::filter::Filter;
 use crate::trigger::TriggerKind;
 
@@ -77,7 +79,7 @@ impl Automation {
 }
 
 /// The trigger part of an automation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TriggerRule {
     /// Which kind of trigger.
     pub kind: TriggerKind,
@@ -87,6 +89,46 @@ pub struct TriggerRule {
     pub emoji: Vec<String>,
     /// For `approval_response`: only requests of these automations (empty: any).
     pub automations: Vec<String>,
+    /// For `manual`: inputs, who may run it, whether it needs a conversation.
+    pub manual: Option<ManualRule>,
+    /// For `webhook`: how callers sign their calls.
+    pub signature: Option<SignatureSpec>,
+    /// For `schedule`: when.
+    pub schedule: Option<ScheduleRule>,
+}
+
+/// How an automation is started by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualRule {
+    /// The fields to fill in first, checked.
+    pub inputs: Vec<InputSpec>,
+    /// Who may run it besides the global admins.
+    pub allowed: Vec<Principal>,
+    /// Whether it must be started from a conversation.
+    pub needs_conversation: bool,
+}
+
+/// When a scheduled automation runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRule {
+    /// The cron expression as written.
+    pub expression: String,
+    /// Parsed.
+    pub cron: croner::Cron,
+    /// The time zone it is read in.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl ScheduleRule {
+    /// The first tick strictly after `after_ms` (ms since the epoch), if there is one.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after =
+            chrono::DateTime::from_timestamp_millis(after_ms)?.with_timezone(&self.timezone);
+        self.cron
+            .find_next_occurrence(&after, false)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
 }
 
 /// One step of an automation.

@@ -119,6 +119,14 @@ impl<'a> FactContext<'a> {
         }
     }
 
+    /// Input field `name` of a manual run.
+    pub fn input(&self, name: &str) -> Option<&'a serde_json::Value> {
+        match &self.trigger.event {
+            TriggerEvent::Manual { inputs, .. } => inputs.get(name),
+            _ => None,
+        }
+    }
+
     /// The approval the facts `decision`, `decided_by`… describe: the run's latest, or
     /// the trigger's.
     fn approval(&self) -> Option<&'a ApprovalDecision> {
@@ -134,6 +142,7 @@ const CONVERSATION_KINDS: &[TriggerKind] = &[
     TriggerKind::ConversationUpdated,
     TriggerKind::MessageReceived,
     TriggerKind::ReactionAdded,
+    TriggerKind::Manual,
 ];
 const MESSAGE_KINDS: &[TriggerKind] = &[
     TriggerKind::ConversationCreated,

@@ -116,6 +116,14 @@ mod tests {
         })
     }
 
+    fn manual() -> Trigger {
+        trigger(TriggerEvent::Manual {
+            user: "U2".into(),
+            inputs: serde_json::Map::new(),
+            source: "cli".into(),
+        })
+    }
+
     fn update(field: Field) -> Trigger {
         trigger(TriggerEvent::ConversationUpdated {
             changes: vec![FieldChange {
@@ -238,11 +246,33 @@ mod tests {
                 approval("laptop-request", "approved"),
                 false,
             ),
+            (
+                "a manual run of a manual automation",
+                automation("type = \"manual\"", ""),
+                manual(),
+                true,
+            ),
+            (
+                "a webhook automation is not run by hand",
+                automation("type = \"webhook\"", ""),
+                manual(),
+                false,
+            ),
+            (
+                "a manual run passes the automation's filter",
+                automation(
+                    "type = \"manual\"",
+                    "[filter]\nfield = \"priority\"\nis = \"critical\"",
+                ),
+                manual(),
+                false,
+            ),
         ];
         for (name, automation, trigger, want) in cases {
             assert_eq!(matches(&automation, &trigger, Some(&c)), want, "{name}");
         }
-        assert_eq!(TriggerKind::ALL.len(), 6);
+        // Schedules fire by time, not by matching; the kinds above cover the rest.
+        assert_eq!(TriggerKind::ALL.len(), 9);
     }
 
     impl Automation {

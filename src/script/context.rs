@@ -110,6 +110,21 @@ fn trigger(t: &Trigger) -> Value {
             },
         }),
         TriggerEvent::ApprovalResponse { approval } => json!({ "approval": approval }),
+        TriggerEvent::Manual {
+            user,
+            inputs,
+            source,
+        } => json!({ "user": user, "inputs": inputs, "source": source }),
+        TriggerEvent::Webhook {
+            body,
+            headers,
+            query,
+        } => json!({ "body": body, "headers": headers, "query": query }),
+        TriggerEvent::Schedule {
+            tick,
+            cron,
+            timezone,
+        } => json!({ "tick": crate::clock::format_ms(*tick), "cron": cron, "timezone": timezone }),
     };
     if let (Some(v), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
         v.extend(extra.clone());

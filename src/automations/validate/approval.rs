@@ -3,7 +3,7 @@
 
 use super::{Checker, Seg, path};
 use crate::actions::{Action, ApprovalAction};
-use crate::approvals::{Approver, Rules};
+use crate::approvals::{Principal, Rules};
 use crate::automations::definition::ApprovalSpec;
 use crate::automations::duration;
 use crate::template::Template;
@@ -28,7 +28,7 @@ impl Checker<'_> {
         }
         let mut approvers = Vec::new();
         for (k, raw) in spec.approvers.iter().enumerate() {
-            match raw.parse::<Approver>() {
+            match raw.parse::<Principal>() {
                 Ok(a) => approvers.push(a),
                 Err(e) => {
                     self.error(&[base, &path!["approvers", k]].concat(), e);
@@ -36,7 +36,7 @@ impl Checker<'_> {
                 }
             }
         }
-        let only_users = approvers.iter().all(|a| matches!(a, Approver::User(_)));
+        let only_users = approvers.iter().all(|a| matches!(a, Principal::User(_)));
         if spec.quorum == 0 {
             self.error(
                 &at("quorum"),
@@ -189,7 +189,7 @@ mod tests {
             (
                 "approvers = [\"U0123ABCD\", \"#it\"]\n",
                 ":5:27:",
-                "not an approver",
+                "names nobody",
             ),
             (
                 "approvers = [\"U0123ABCD\"]\nquorum = 2\n",

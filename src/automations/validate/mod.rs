@@ -25,6 +25,7 @@ use crate::template::Template;
 use crate::trigger::TriggerKind;
 
 mod approval;
+mod trigger;
 
 /// Checks one automation file. `file` is used for the id (its stem) and in messages;
 /// the scripts of its `code` steps are read from `scripts`.
@@ -51,6 +52,7 @@ pub fn compile(
         script_files: scripts,
         scripts: BTreeMap::new(),
         declared_secrets: Vec::new(),
+        inputs: Vec::new(),
     };
     let automation = checker.automation(file, source, spec);
     match automation {
@@ -86,6 +88,8 @@ struct Checker<'a> {
     script_files: &'a dyn ScriptFiles,
     scripts: BTreeMap<String, String>,
     declared_secrets: Vec<String>,
+    /// Input names of a manual automation, for `{{input.…}}`.
+    inputs: Vec<String>,
 }
 
 /// Transpiled scripts, shared by every load and reload.
@@ -126,6 +130,9 @@ impl Checker<'_> {
         }
         self.declared_secrets = spec.secrets.clone();
         let trigger = self.trigger(&spec.trigger);
+        if let TriggerSpec::Manual { inputs, .. } = &spec.trigger {
+            self.inputs = inputs.iter().map(|i| i.name.clone()).collect();
+        }
         let filter = spec
             .filter
             .as_ref()
@@ -159,6 +166,7 @@ impl Checker<'_> {
 
     fn trigger(&mut self, spec: &TriggerSpec) -> TriggerRule {
         let mut automations = Vec::new();
+        let (mut manual, mut signature, mut schedule) = (None, None, None);
         let (kind, fields, emoji) = match spec {
             TriggerSpec::ConversationCreated {} => {
                 (TriggerKind::ConversationCreated, vec![], vec![])
@@ -170,6 +178,25 @@ impl Checker<'_> {
             TriggerSpec::ApprovalResponse { automation } => {
                 automations = automation.to_vec();
                 (TriggerKind::ApprovalResponse, vec![], vec![])
+            }
+            TriggerSpec::Manual {
+                inputs,
+                allowed,
+                needs_conversation,
+            } => {
+                manual = self.manual(inputs, allowed, *needs_conversation);
+                (TriggerKind::Manual, vec![], vec![])
+            }
+            TriggerSpec::Webhook { signature: spec } => {
+                if let Some(spec) = spec {
+                    self.signature(spec);
+                }
+                signature = spec.clone();
+                (TriggerKind::Webhook, vec![], vec![])
+            }
+            TriggerSpec::Schedule { cron, timezone } => {
+                schedule = self.schedule(cron, timezone.as_deref());
+                (TriggerKind::Schedule, vec![], vec![])
             }
             TriggerSpec::ReactionAdded { emoji } => {
                 let names = emoji
@@ -186,6 +213,9 @@ impl Checker<'_> {
             fields,
             emoji,
             automations,
+            manual,
+            signature,
+            schedule,
         }
     }
 
@@ -471,6 +501,7 @@ impl Checker<'_> {
     ) -> Option<Template> {
         let (template, mut problems) = Template::parse_lenient(source);
         problems.extend(template.check_in(kind, after_approval));
+        problems.extend(template.check_inputs(&self.inputs));
         problems.sort_by_key(|p| p.offset);
         let ok = problems.is_empty();
         for p in problems {

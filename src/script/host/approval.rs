@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Args, HostError, ScriptHost, lock, type_error};
 use crate::actions::{StepError, Wait};
 use crate::approvals::step::{self, Progress, Slot};
-use crate::approvals::{Approver, ReasonMode, RequestSpec, Rules};
+use crate::approvals::{Principal, ReasonMode, RequestSpec, Rules};
 use crate::automations::duration;
 use crate::db;
 use crate::script::journal;
@@ -77,7 +77,7 @@ impl ScriptHost<'_> {
         let approvers = request
             .approvers
             .iter()
-            .map(|a| a.parse::<Approver>().map_err(|e| type_error(NAME, &e)))
+            .map(|a| a.parse::<Principal>().map_err(|e| type_error(NAME, &e)))
             .collect::<Result<Vec<_>, _>>()?;
         if approvers.is_empty() {
             return Err(type_error(

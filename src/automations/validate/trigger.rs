@@ -1,0 +1,260 @@
+//! Checking the triggers that carry settings of their own: manual runs (input fields,
+//! who may run them), webhooks (signatures) and schedules (cron, time zone).
+
+use super::{Checker, path};
+use crate::automations::definition::{InputKind, InputSpec, SignatureSpec};
+use crate::automations::{ManualRule, ScheduleRule};
+use crate::principal::Principal;
+
+/// Slack's limit on a modal's blocks.
+const MAX_INPUTS: usize = 20;
+
+impl Checker<'_> {
+    pub(super) fn manual(
+        &mut self,
+        inputs: &[InputSpec],
+        allowed: &[String],
+        needs_conversation: bool,
+    ) -> Option<ManualRule> {
+        let errors = self.errors.len();
+        if inputs.len() > MAX_INPUTS {
+            self.error(
+                &path!["trigger", "inputs"],
+                format!("at most {MAX_INPUTS} inputs fit in a Slack form"),
+            );
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            self.input(input, i, &inputs[..i]);
+        }
+        let mut people = Vec::new();
+        for (i, raw) in allowed.iter().enumerate() {
+            match raw.parse::<Principal>() {
+                Ok(Principal::Channel(_)) => self.error(
+                    &path!["trigger", "allowed", i],
+                    format!("{raw:?}: name users (U…) or user groups (@handle, S…), not channels"),
+                ),
+                Ok(p) => people.push(p),
+                Err(e) => self.error(&path!["trigger", "allowed", i], e),
+            }
+        }
+        (self.errors.len() == errors).then(|| ManualRule {
+            inputs: inputs.to_vec(),
+            allowed: people,
+            needs_conversation,
+        })
+    }
+
+    fn input(&mut self, input: &InputSpec, i: usize, before: &[InputSpec]) {
+        let at = |key: &str| path!["trigger", "inputs", i, key];
+        let name_ok = !input.name.is_empty()
+            && input.name.len() <= 64
+            && input
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            self.error(
+                &at("name"),
+                format!(
+                    "{:?} is not an input name: use letters, digits and `_`",
+                    input.name
+                ),
+            );
+        } else if before.iter().any(|b| b.name == input.name) {
+            self.error(
+                &at("name"),
+                format!("two inputs are named {:?}", input.name),
+            );
+        }
+        if input.kind == InputKind::Select && input.options.is_empty() {
+            self.error(
+                &at("options"),
+                "a `select` input needs `options` to choose from",
+            );
+        }
+        if input.kind != InputKind::Select && !input.options.is_empty() {
+            self.error(&at("options"), "only `select` inputs have `options`");
+        }
+        let numeric = input.min.is_some() || input.max.is_some();
+        if numeric && input.kind != InputKind::Number {
+            self.error(&at("min"), "only `number` inputs have `min` and `max`");
+        }
+        if let (Some(min), Some(max)) = (input.min, input.max)
+            && min > max
+        {
+            self.error(&at("max"), format!("`max` ({max}) is below `min` ({min})"));
+        }
+        if let Some(default) = &input.default
+            && let Err(why) = crate::manual::inputs::check_value(input, default)
+        {
+            self.error(
+                &at("default"),
+                format!("the default is not a valid value: {why}"),
+            );
+        }
+    }
+
+    pub(super) fn signature(&mut self, spec: &SignatureSpec) {
+        if let Err(e) = crate::secrets::check_name(&spec.secret) {
+            self.error(&path!["trigger", "signature", "secret"], e.to_string());
+        }
+        let header_ok = !spec.header.is_empty()
+            && spec
+                .header
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !header_ok {
+            self.error(
+                &path!["trigger", "signature", "header"],
+                format!("{:?} is not an HTTP header name", spec.header),
+            );
+        }
+    }
+
+    pub(super) fn schedule(&mut self, cron: &str, timezone: Option<&str>) -> Option<ScheduleRule> {
+        let parsed = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build()
+            .parse(cron);
+        let cron_rule = match parsed {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.error(
+                    &path!["trigger", "cron"],
+                    format!(
+                        "{cron:?} is not a cron expression ({e}): write minute hour day-of-month month day-of-week, e.g. \"0 9 * * MON-FRI\""
+                    ),
+                );
+                None
+            }
+        };
+        let tz = match timezone {
+            None => Some(chrono_tz::UTC),
+            Some(name) => match name.parse::<chrono_tz::Tz>() {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    self.error(
+                        &path!["trigger", "timezone"],
+                        format!("{name:?} is not a time zone: use an IANA name such as \"Europe/Berlin\" or \"America/New_York\""),
+                    );
+                    None
+                }
+            },
+        };
+        Some(ScheduleRule {
+            expression: cron.trim().to_owned(),
+            cron: cron_rule?,
+            timezone: tz?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::automations::{StoredScripts, compile};
+
+    fn check(trigger: &str, action: &str) -> Result<crate::automations::Automation, Vec<String>> {
+        let source = format!("[trigger]\n{trigger}\n[[actions]]\n{action}\n");
+        compile(
+            Path::new("automations/t.toml"),
+            &source,
+            &StoredScripts::default(),
+        )
+        .map_err(|errs| errs.iter().map(|d| d.to_string()).collect())
+    }
+
+    const POST: &str = "type = \"post\"\nchannel = \"C9\"\ntext = \"x\"";
+
+    #[test]
+    fn a_manual_automation_with_inputs_compiles() {
+        let a = check(
+            "type = \"manual\"\nallowed = [\"@support-leads\"]\n\
+             inputs = [{ name = \"who\", type = \"user\" }, { name = \"size\", type = \"select\", options = [\"s\", \"l\"], default = \"s\" }]",
+            "type = \"post\"\nchannel = \"C9\"\ntext = \"{{input.who}} wants {{input.size}}\"",
+        )
+        .unwrap();
+        let manual = a.trigger.manual.unwrap();
+        assert_eq!(manual.inputs.len(), 2);
+        assert_eq!(manual.allowed.len(), 1);
+    }
+
+    #[test]
+    fn schedules_read_cron_in_their_time_zone() {
+        let a = check(
+            "type = \"schedule\"\ncron = \"0 9 * * MON-FRI\"\ntimezone = \"Europe/Berlin\"",
+            POST,
+        )
+        .unwrap();
+        let schedule = a.trigger.schedule.unwrap();
+        // Friday 2026-11-27 08:30 UTC is 09:30 in Berlin: the next tick is Monday 09:00
+        // Berlin, 08:00 UTC.
+        let friday = chrono::DateTime::parse_from_rfc3339("2026-11-27T08:30:00Z").unwrap();
+        let next = schedule.next_after(friday.timestamp_millis()).unwrap();
+        assert_eq!(
+            chrono::DateTime::from_timestamp_millis(next)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-30T08:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_trigger_settings() {
+        let cases = [
+            (
+                "type = \"schedule\"\ncron = \"0 25 * * *\"",
+                ":3:8:",
+                "not a cron expression",
+            ),
+            (
+                "type = \"schedule\"\ncron = \"0 9 * * *\"\ntimezone = \"Mars/Olympus\"",
+                ":4:12:",
+                "not a time zone",
+            ),
+            (
+                "type = \"manual\"\ninputs = [{ name = \"a b\" }]",
+                ":3:20:",
+                "not an input name",
+            ),
+            (
+                "type = \"manual\"\ninputs = [{ name = \"x\", type = \"select\" }]",
+                ":3:11:",
+                "needs `options`",
+            ),
+            (
+                "type = \"manual\"\ninputs = [{ name = \"n\", type = \"number\", max = 5, default = 9 }]",
+                ":3:",
+                "at most 5",
+            ),
+            (
+                "type = \"manual\"\nallowed = [\"C0123ABCD\"]",
+                ":3:12:",
+                "not channels",
+            ),
+            (
+                "type = \"webhook\"\nsignature = { secret = \"bad name\" }",
+                ":3:",
+                "secret",
+            ),
+        ];
+        for (trigger, position, words) in cases {
+            let errors = check(trigger, POST).unwrap_err();
+            assert!(
+                errors[0].contains(position) && errors[0].contains(words),
+                "{trigger}\nwant {position} {words:?}, got {errors:?}"
+            );
+        }
+        let errors = check(
+            "type = \"manual\"\ninputs = [{ name = \"who\" }]",
+            "type = \"post\"\nchannel = \"C9\"\ntext = \"{{input.whom}}\"",
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].contains("`input.whom` is not an input of this automation; its inputs: who"),
+            "{errors:?}"
+        );
+    }
+}
