@@ -26,6 +26,7 @@ use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
 use crate::secrets::{self, SecretStore};
 use crate::slack::{SlackClient, SlackError};
+use crate::webhooks::WebhookDoor;
 use crate::workspace::Workspaces;
 
 /// Event ids are kept this long; Slack stops retrying a delivery after about an hour.
@@ -113,6 +114,8 @@ impl App {
             signing_secret,
             ingestor,
             approvals: ApprovalDesk::new(env.clone()),
+            webhooks: WebhookDoor::new(env.clone(), &config.webhooks),
+            webhook_max_body: config.webhooks.max_body_bytes,
             db: db.clone(),
             clock: clock.clone(),
         });

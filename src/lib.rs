@@ -31,6 +31,8 @@ pub mod ingest;
 pub mod integrations;
 /// The scripts' key-value store.
 pub mod kv;
+/// Starting a run of one named automation (manual runs, webhooks, schedules).
+pub mod launch;
 /// Manual runs: who may start what, input forms, `/switchboard` and the shortcut.
 pub mod manual;
 /// People as automation files name them (users, groups, channels), resolved via Slack.
@@ -51,5 +53,7 @@ pub mod telemetry;
 pub mod template;
 /// Domain types shared by every layer: triggers, events, ids.
 pub mod trigger;
+/// Per-automation webhook URLs: tokens, signatures, rate limits.
+pub mod webhooks;
 /// What switchboard knows about its workspaces, for ingest.
 pub mod workspace;

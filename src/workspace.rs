@@ -34,6 +34,17 @@ impl Workspaces {
             .cloned()
     }
 
+    /// The workspace of a single-workspace deployment (the first by team id, if there
+    /// are several): what triggers that come from outside Slack belong to.
+    pub fn primary(&self) -> Option<String> {
+        self.known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .min()
+            .cloned()
+    }
+
     /// The workspace's URL, for permalinks.
     pub fn url_for(&self, team_id: &str) -> String {
         self.get(team_id)

@@ -82,6 +82,7 @@ pub async fn reload(
         files_with_errors = report.failed_files.len(),
         "automations in force"
     );
+    crate::webhooks::ensure_tokens(db, &installed, clock.now_ms()).await?;
     registry.install(installed);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! `kv`, `schema`, `types`.
 
 mod approvals;
+mod automations;
 mod check;
 mod kv;
 mod runs;
@@ -43,6 +44,9 @@ pub enum Command {
     /// Inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// The automations in the directory, how each is started, webhook URLs.
+    #[command(subcommand)]
+    Automations(AutomationsCommand),
     /// Inspect approval requests and their decisions.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
@@ -93,6 +97,23 @@ pub enum RunsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `automations` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AutomationsCommand {
+    /// Every automation: id, whether enabled, trigger, name.
+    List,
+    /// One automation: trigger, webhook URL, schedule, inputs, steps.
+    Show {
+        /// Automation id (its file name without `.toml`).
+        id: String,
+    },
+    /// Replace a webhook automation's token; the old URL stops working at once.
+    RotateWebhook {
+        /// Automation id.
+        id: String,
     },
 }
 
@@ -227,6 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.migrate().await?;
             runs::run(&db, command).await
         }
+        Command::Automations(command) => automations::run(&config, command).await,
         Command::Approvals(command) => {
             let db = Db::connect(&config.database).await?;
             db.migrate().await?;

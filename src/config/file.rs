@@ -29,6 +29,25 @@ pub(super) struct FileConfig {
     pub(super) integrations: FileIntegrations,
     #[serde(default)]
     pub(super) secrets: FileSecrets,
+    #[serde(default)]
+    pub(super) webhooks: FileWebhooks,
+    #[serde(default)]
+    pub(super) manual: FileManual,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileWebhooks {
+    pub(super) max_body_kb: Option<usize>,
+    pub(super) per_minute: Option<u32>,
+    pub(super) burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileManual {
+    pub(super) admins: Option<Vec<String>>,
+    pub(super) command: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,10 +10,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+mod doors;
 mod env;
 mod file;
 mod scripts;
 
+pub use doors::{ManualConfig, WebhookConfig};
 use env::{Env, invalid, parse_base_url, split_list};
 use file::{FileConfig, read_file};
 pub use scripts::{ScriptConfig, SecretsConfig};
@@ -69,6 +71,10 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     /// Where the key that encrypts secrets comes from.
     pub secrets: SecretsConfig,
+    /// Webhook limits.
+    pub webhooks: WebhookConfig,
+    /// Who may start automations by hand, and the slash command.
+    pub manual: ManualConfig,
 }
 
 /// Slack app settings.
@@ -341,6 +347,8 @@ impl Config {
         let script = scripts::script_config(&f.script, &f.http, env)?;
         let integrations = scripts::integrations(&f.integrations, env)?;
         let secrets = scripts::secrets(&f.secrets, env)?;
+        let webhooks = doors::webhooks(&f.webhooks, env)?;
+        let manual = doors::manual(&f.manual, env)?;
         Ok(Config {
             listen,
             automations_dir,
@@ -351,6 +359,8 @@ impl Config {
             script,
             integrations,
             secrets,
+            webhooks,
+            manual,
         })
     }
 

@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod automations;
 pub mod conversations;
+pub mod doors;
 pub mod events;
 pub mod kv;
 pub mod runs;

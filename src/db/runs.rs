@@ -81,6 +81,19 @@ pub async fn insert(
     .await
 }
 
+/// The run of `automation_id` for `event_id`, if there is one.
+pub async fn find_by_event(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    automation_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM runs WHERE event_id = $1 AND automation_id = $2")
+        .bind(event_id)
+        .bind(automation_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// A run a worker holds the lease of.
 #[derive(Debug, Clone)]
 pub struct ClaimedRun {

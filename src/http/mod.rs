@@ -6,6 +6,8 @@ mod error;
 mod events;
 /// `GET /healthz`: liveness and database reachability.
 mod health;
+/// `POST /hooks/{token}`: per-automation webhook URLs.
+mod hooks;
 /// `POST /slack/interactions`: buttons and dialogs.
 mod interactions;
 /// Slack request signatures on the raw body.
@@ -25,6 +27,7 @@ use crate::clock::Clock;
 use crate::config::SecretString;
 use crate::db::Db;
 use crate::ingest::Ingestor;
+use crate::webhooks::WebhookDoor;
 
 /// Largest request body accepted; Slack's payloads are far smaller.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -38,6 +41,10 @@ pub struct AppState {
     pub ingestor: Ingestor,
     /// Decides approval requests.
     pub approvals: ApprovalDesk,
+    /// Takes webhook calls.
+    pub webhooks: WebhookDoor,
+    /// Largest webhook body.
+    pub webhook_max_body: usize,
     /// For the health check.
     pub db: Db,
     /// For signature timestamps.
@@ -54,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::health))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route(
+            "/hooks/{token}",
+            post(hooks::receive_webhook).layer(DefaultBodyLimit::max(state.webhook_max_body)),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

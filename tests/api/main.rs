@@ -16,3 +16,4 @@ mod script_approvals;
 mod scripts;
 mod secrets;
 mod signature;
+mod webhooks;

@@ -1,0 +1,146 @@
+//! `switchboard automations list|show|rotate-webhook`: what the automations directory
+//! holds, how each is started (webhook URLs included), and replacing a webhook token.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::AutomationsCommand;
+use crate::automations::{Automation, load_dir};
+use crate::clock::{Clock, SystemClock, format_ms};
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::trigger::TriggerKind;
+use crate::webhooks::{new_token, token_hash};
+
+pub async fn run(config: &Config, command: AutomationsCommand) -> anyhow::Result<ExitCode> {
+    let automations = load(&config.automations_dir)?;
+    let find = |id: &str| {
+        automations.iter().find(|a| a.id == id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no automation `{id}` in {} (see `switchboard automations list`)",
+                config.automations_dir.display()
+            )
+        })
+    };
+    match command {
+        AutomationsCommand::List => {
+            print!("{}", table(&automations));
+            Ok(ExitCode::SUCCESS)
+        }
+        AutomationsCommand::Show { id } => {
+            let a = find(&id)?;
+            let token = match a.trigger.kind {
+                TriggerKind::Webhook => Some(token(config, &a.id, false).await?),
+                _ => None,
+            };
+            print!("{}", details(a, token.as_ref()));
+            Ok(ExitCode::SUCCESS)
+        }
+        AutomationsCommand::RotateWebhook { id } => {
+            let a = find(&id)?;
+            if a.trigger.kind != TriggerKind::Webhook {
+                anyhow::bail!(
+                    "automation `{id}` has a {} trigger, not a webhook",
+                    a.trigger.kind
+                );
+            }
+            let token = token(config, &a.id, true).await?;
+            println!("new webhook URL for {id}: /hooks/{}", token.token);
+            println!("the previous URL stopped working");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(dir: &Path) -> anyhow::Result<Vec<Automation>> {
+    let report = load_dir(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the automations directory {}: {e}",
+            dir.display()
+        )
+    })?;
+    for error in &report.errors {
+        eprintln!("{error}");
+    }
+    Ok(report.automations)
+}
+
+/// The webhook token of `id`: the one in force, a new one if it has none, or a
+/// replacement when `rotate`.
+async fn token(config: &Config, id: &str, rotate: bool) -> anyhow::Result<db::doors::WebhookToken> {
+    let db = Db::connect(&config.database).await?;
+    db.migrate().await?;
+    let fresh = new_token();
+    let now = SystemClock.now_ms();
+    if rotate {
+        db::doors::rotate_token(db.writer(), id, &fresh, &token_hash(&fresh), now).await?;
+    } else {
+        db::doors::ensure_token(db.writer(), id, &fresh, &token_hash(&fresh), now).await?;
+    }
+    let token = db::doors::token_of(db.reader(), id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the token of {id} vanished"))?;
+    db.close().await;
+    Ok(token)
+}
+
+fn table(automations: &[Automation]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<28} {:<8} {:<22} NAME", "ID", "ENABLED", "TRIGGER");
+    for a in automations {
+        let _ = writeln!(
+            out,
+            "{:<28} {:<8} {:<22} {}",
+            a.id,
+            if a.enabled { "yes" } else { "no" },
+            a.trigger.kind,
+            a.name
+        );
+    }
+    if automations.is_empty() {
+        out.push_str("(no automations)\n");
+    }
+    out
+}
+
+fn details(a: &Automation, token: Option<&db::doors::WebhookToken>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  ({})", a.id, a.name);
+    if let Some(d) = &a.description {
+        let _ = writeln!(out, "  {d}");
+    }
+    let _ = writeln!(out, "file          {}", a.path.display());
+    let _ = writeln!(out, "enabled       {}", a.enabled);
+    let _ = writeln!(out, "trigger       {}", a.trigger.kind);
+    if let Some(t) = token {
+        let _ = writeln!(out, "webhook URL   https://YOUR-HOST/hooks/{}", t.token);
+        let _ = writeln!(
+            out,
+            "              (since {}; `switchboard automations rotate-webhook {}` replaces it)",
+            format_ms(t.created_at),
+            a.id
+        );
+    }
+    if let Some(s) = &a.trigger.schedule {
+        let _ = writeln!(out, "schedule      {} ({})", s.expression, s.timezone);
+    }
+    if let Some(m) = &a.trigger.manual {
+        let names: Vec<&str> = m.inputs.iter().map(|i| i.name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "inputs        {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+        if m.needs_conversation {
+            let _ = writeln!(out, "              started from a conversation only");
+        }
+    }
+    let steps: Vec<&str> = a.steps.iter().map(|s| s.action.type_name()).collect();
+    let _ = writeln!(out, "steps         {}", steps.join(" → "));
+    out
+}

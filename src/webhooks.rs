@@ -1,0 +1,329 @@
+//! Per-automation webhook URLs: `/hooks/<token>` starts a run of the automation whose
+//! token it is, with the call's body, headers and query as its trigger.
+//!
+//! Tokens are 256 random bits, made when a webhook automation is first loaded and
+//! replaced by `switchboard automations rotate-webhook`. A call is looked up by the
+//! token's SHA-256 (an indexed equality, so nothing compares a guess byte by byte);
+//! an unknown, rotated or disabled token gets the same 404. Each webhook has its own
+//! rate limit; callers that sign their calls (GitHub, Jira, PagerDuty) are verified
+//! with a named secret.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::automations::VersionedAutomation;
+use crate::automations::definition::SignatureSpec;
+use crate::config::WebhookConfig;
+use crate::db::{self, Db};
+use crate::launch::{self, LaunchError, Launched};
+use crate::runs::RunEnv;
+use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
+
+/// Headers never handed to the run: credentials.
+const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// A new token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How tokens are looked up.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Gives every webhook automation a token (once; tokens survive reloads and edits).
+pub async fn ensure_tokens(
+    db: &Db,
+    automations: &[VersionedAutomation],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    for a in automations {
+        if a.automation.trigger.kind == TriggerKind::Webhook {
+            let token = new_token();
+            db::doors::ensure_token(
+                db.writer(),
+                &a.automation.id,
+                &token,
+                &token_hash(&token),
+                now_ms,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// Unknown, rotated, or the automation is gone or disabled (404).
+    #[error("no webhook here")]
+    NotFound,
+    /// Over the webhook's rate limit (429).
+    #[error("too many calls to this webhook; retry in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    /// The signature is missing or wrong (401).
+    #[error("{0}")]
+    BadSignature(String),
+    /// The body is not JSON (400).
+    #[error("{0}")]
+    Malformed(String),
+    /// switchboard could not record the call; retry (503).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A webhook call, as received.
+#[derive(Debug, Clone)]
+pub struct HookCall<'a> {
+    /// The token in the URL.
+    pub token: &'a str,
+    /// Headers, names in lower case.
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters.
+    pub query: BTreeMap<String, String>,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+/// Takes webhook calls.
+#[derive(Debug, Clone)]
+pub struct WebhookDoor {
+    env: Arc<RunEnv>,
+    limits: Arc<Limiter>,
+}
+
+impl WebhookDoor {
+    /// A door over the run queue's environment.
+    pub fn new(env: Arc<RunEnv>, config: &WebhookConfig) -> Self {
+        Self {
+            env,
+            limits: Arc::new(Limiter::new(config.per_minute, config.burst)),
+        }
+    }
+
+    /// Verifies and records a call; returns the run it queued.
+    pub async fn call(&self, call: HookCall<'_>) -> Result<Launched, HookError> {
+        let env = &self.env;
+        let unavailable = |e: sqlx::Error| HookError::Unavailable(format!("database: {e}"));
+        let id = db::doors::automation_for(env.db.reader(), &token_hash(call.token))
+            .await
+            .map_err(unavailable)?
+            .ok_or(HookError::NotFound)?;
+        let automation = launch::automation(env, &id, TriggerKind::Webhook).map_err(|e| {
+            tracing::info!(automation = %id, error = %e, "webhook call for an automation that cannot take it");
+            HookError::NotFound
+        })?;
+        self.limits
+            .take(&id, env.clock.now_ms())
+            .map_err(HookError::RateLimited)?;
+        let team = env
+            .workspaces
+            .primary()
+            .ok_or_else(|| HookError::Unavailable("the Slack workspace is not known yet".into()))?;
+        if let Some(signature) = &automation.automation.trigger.signature {
+            self.verify(signature, &team, &call).await?;
+        }
+        let body = if call.body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(call.body)
+                .map_err(|e| HookError::Malformed(format!("the body must be JSON: {e}")))?
+        };
+        let signature_header = automation
+            .automation
+            .trigger
+            .signature
+            .as_ref()
+            .map(|s| s.header.to_ascii_lowercase());
+        let idempotency = ["idempotency-key", "x-github-delivery", "x-request-id"]
+            .iter()
+            .find_map(|h| call.headers.get(*h))
+            .map(|key| format!("hook:{id}:{key}"));
+        let headers = call
+            .headers
+            .into_iter()
+            .filter(|(k, _)| {
+                !HIDDEN_HEADERS.contains(&k.as_str()) && Some(k) != signature_header.as_ref()
+            })
+            .collect();
+        let trigger = Trigger {
+            event_id: idempotency.unwrap_or_else(|| format!("hook:{}", uuid::Uuid::now_v7())),
+            team_id: team,
+            actor: None,
+            conversation_id: None,
+            depth: 0,
+            event: TriggerEvent::Webhook {
+                body,
+                headers,
+                query: call.query,
+            },
+        };
+        launch::launch(env, &automation, &trigger, None)
+            .await
+            .map_err(|e| match e {
+                LaunchError::Database(e) => unavailable(e),
+                other => {
+                    tracing::warn!(error = %other, "webhook call refused");
+                    HookError::NotFound
+                }
+            })
+    }
+
+    async fn verify(
+        &self,
+        spec: &SignatureSpec,
+        team: &str,
+        call: &HookCall<'_>,
+    ) -> Result<(), HookError> {
+        let secret = self
+            .env
+            .secrets
+            .get(team, &spec.secret)
+            .await
+            .map_err(|e| HookError::Unavailable(format!("the signing secret cannot be read: {e}")))?
+            .ok_or_else(|| {
+                tracing::error!(secret = %spec.secret, "a webhook's signing secret is not set; calls are refused until `switchboard secrets set` stores it");
+                HookError::Unavailable(format!("the signing secret {} is not set", spec.secret))
+            })?;
+        let header = call
+            .headers
+            .get(&spec.header.to_ascii_lowercase())
+            .ok_or_else(|| {
+                HookError::BadSignature(format!("missing signature header {}", spec.header))
+            })?;
+        if signed(secret.expose().as_bytes(), call.body, header, &spec.prefix) {
+            Ok(())
+        } else {
+            Err(HookError::BadSignature(format!(
+                "the {} signature does not match the body",
+                spec.header
+            )))
+        }
+    }
+}
+
+/// Whether one of the comma-separated `prefix`+hex signatures in `header` is the
+/// HMAC-SHA256 of `body` under `key` (compared in constant time).
+pub fn signed(key: &[u8], body: &[u8], header: &str, prefix: &str) -> bool {
+    header.split(',').map(str::trim).any(|part| {
+        let Some(hex_digest) = part.strip_prefix(prefix) else {
+            return false;
+        };
+        let Ok(expected) = hex::decode(hex_digest.trim()) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    })
+}
+
+/// Token buckets per webhook: `burst` calls at once, refilled at `per_minute`.
+#[derive(Debug)]
+struct Limiter {
+    per_ms: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, i64)>>,
+}
+
+impl Limiter {
+    fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            per_ms: f64::from(per_minute) / 60_000.0,
+            burst: f64::from(burst),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a call from `key`'s bucket, or says how long until one is there.
+    fn take(&self, key: &str, now_ms: i64) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = buckets
+            .entry(key.to_owned())
+            .or_insert((self.burst, now_ms));
+        let elapsed = (now_ms - *at).max(0) as f64;
+        *tokens = (*tokens + elapsed * self.per_ms).min(self.burst);
+        *at = now_ms;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait_ms = ((1.0 - *tokens) / self.per_ms).ceil() as u64;
+            Err(Duration::from_millis(wait_ms))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_table() {
+        let key = b"It's a Secret to Everybody";
+        // GitHub's documented example.
+        let body = b"Hello, World!";
+        let github = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        let cases = [
+            (github, "sha256=", true),
+            (
+                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18",
+                "sha256=",
+                false,
+            ),
+            (
+                "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                "sha256=",
+                false,
+            ),
+            // PagerDuty: several signatures, one valid.
+            (
+                "v1=00, v1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                "v1=",
+                true,
+            ),
+            ("sha256=not-hex", "sha256=", false),
+            ("", "sha256=", false),
+        ];
+        for (header, prefix, want) in cases {
+            assert_eq!(signed(key, body, header, prefix), want, "{header}");
+        }
+    }
+
+    #[test]
+    fn the_limiter_allows_a_burst_then_the_rate() {
+        let limiter = Limiter::new(60, 2);
+        assert!(limiter.take("a", 0).is_ok());
+        assert!(limiter.take("a", 0).is_ok());
+        let wait = limiter.take("a", 0).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+        assert!(
+            limiter.take("b", 0).is_ok(),
+            "each webhook has its own bucket"
+        );
+        assert!(
+            limiter.take("a", 1000).is_ok(),
+            "one call per second refills"
+        );
+        assert!(limiter.take("a", 1000).is_err());
+    }
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert_eq!(token_hash(&a).len(), 64);
+    }
+}
