@@ -41,6 +41,8 @@ pub mod principal;
 pub mod rules;
 /// Run state machine, queue, workers, leases, retries and the step journal.
 pub mod runs;
+/// Scheduled automations: one run per cron tick, across servers and downtime.
+pub mod schedules;
 /// TypeScript actions: transpiling, the Boa sandbox processes, the host API.
 pub mod script;
 /// Managed secrets: envelope encryption, key providers, redaction.

@@ -82,6 +82,21 @@ pub async fn record_version(
     Err(last_error.unwrap_or(sqlx::Error::RowNotFound))
 }
 
+/// When a version was first recorded, if it exists.
+pub async fn version_recorded_at(
+    pool: &AnyPool,
+    automation_id: &str,
+    version: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT created_at FROM automation_versions WHERE automation_id = $1 AND version = $2",
+    )
+    .bind(automation_id)
+    .bind(version)
+    .fetch_optional(pool)
+    .await
+}
+
 /// A stored version, if it exists.
 pub async fn load_version(
     pool: &AnyPool,

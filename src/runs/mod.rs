@@ -74,11 +74,12 @@ pub struct RunEnv {
 /// How long shutdown waits for runs in flight before putting them back in the queue.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs the claimers (one per lane), the reaper and the approvals' sweeper until
-/// `stop`, then drains.
+/// Runs the claimers (one per lane), the reaper, the approvals' sweeper and the
+/// scheduler until `stop`, then drains.
 pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
     let reaper = tokio::spawn(lease::reap_expired(env.clone(), stop.clone()));
     let sweeper = tokio::spawn(crate::approvals::sweeper::run(env.clone(), stop.clone()));
+    let scheduler = tokio::spawn(crate::schedules::run(env.clone(), stop.clone()));
     let scripts = env.sandbox.capacity();
     let (default_runs, script_runs) = tokio::join!(
         claim_loop(
@@ -91,6 +92,7 @@ pub async fn work(env: Arc<RunEnv>, stop: CancellationToken) {
     );
     reaper.abort();
     sweeper.abort();
+    scheduler.abort();
     drain(&env, default_runs).await;
     drain(&env, script_runs).await;
 }

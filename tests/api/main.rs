@@ -12,6 +12,7 @@ mod kv;
 mod password_reset;
 mod reload;
 mod sandbox;
+mod schedules;
 mod script_approvals;
 mod scripts;
 mod secrets;

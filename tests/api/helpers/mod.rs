@@ -365,13 +365,25 @@ impl TestApp {
 
     /// Stops at once, as a crash would, and starts again.
     pub async fn kill_and_restart_with(&mut self, overrides: &[(&str, &str)]) {
-        if let Some(app) = self.app.take() {
-            app.kill().await;
-        }
+        self.kill().await;
         self.start_again(overrides).await;
     }
 
-    async fn start_again(&mut self, overrides: &[(&str, &str)]) {
+    /// Stops at once, as a crash would; `start_again` brings it back.
+    pub async fn kill(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.kill().await;
+        }
+    }
+
+    /// A second server on the same database, automations and clock (another replica).
+    pub async fn replica(&self) -> App {
+        App::build_with_clock(self.config.clone(), self.clock.clone())
+            .await
+            .expect("the replica starts")
+    }
+
+    pub async fn start_again(&mut self, overrides: &[(&str, &str)]) {
         for (k, v) in overrides {
             self.env.insert((*k).to_owned(), (*v).to_owned());
         }

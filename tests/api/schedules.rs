@@ -1,0 +1,97 @@
+//! Scheduled automations: one run per tick, with two servers watching the clock, and
+//! one run (not one per tick) for the ticks missed while no server ran.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use switchboard::clock::ManualClock;
+
+use crate::helpers::{TestApp, app};
+use crate::on_both_backends;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+const HOURLY: &str = r#"[trigger]
+type = "schedule"
+cron = "0 * * * *"
+timezone = "Europe/Berlin"
+
+[[actions]]
+type = "post"
+channel = "C0REPORTS1"
+text = "hourly report"
+"#;
+
+/// 10:30 UTC.
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 10, 30, 0)
+            .unwrap(),
+    ))
+}
+
+fn at(hour: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, hour, 0, 1)
+        .unwrap()
+}
+
+async fn runs_settle(app: &TestApp, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let runs = app.runs().await;
+        let done = runs.iter().filter(|r| r.status == "succeeded").count();
+        if done >= n {
+            // Give a second server time to do something wrong.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let mut events: Vec<String> =
+                app.runs().await.into_iter().map(|r| r.event_id).collect();
+            events.sort();
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} runs did not finish: {runs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn tick_id(hour: u32) -> String {
+    format!("schedule:hourly:{}", at(hour).timestamp_millis() - 1000)
+}
+
+on_both_backends! {
+    async fn each_tick_runs_once_with_two_servers(backend: Backend) {
+        let clock = clock();
+        let app = app(backend).automation("hourly", HOURLY).clock(clock.clone()).spawn().await;
+        let replica = app.replica().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(app.runs().await.is_empty(), "nothing before the first tick");
+
+        clock.set(at(11));
+        assert_eq!(runs_settle(&app, 1).await, [tick_id(11)]);
+        clock.set(at(12));
+        assert_eq!(runs_settle(&app, 2).await, [tick_id(11), tick_id(12)]);
+        assert_eq!(app.slack.calls_to("chat.postMessage").len(), 2);
+        replica.shutdown().await;
+        app.shutdown().await;
+    }
+
+    async fn ticks_missed_while_down_run_once(backend: Backend) {
+        let clock = clock();
+        let mut app = app(backend).automation("hourly", HOURLY).clock(clock.clone()).spawn().await;
+        clock.set(at(11));
+        assert_eq!(runs_settle(&app, 1).await, [tick_id(11)]);
+
+        app.kill().await;
+        clock.set(at(16)); // the 12:00 … 16:00 ticks pass with no server
+        app.start_again(&[]).await;
+        assert_eq!(runs_settle(&app, 2).await, [tick_id(11), tick_id(16)]);
+        clock.set(at(17));
+        assert_eq!(runs_settle(&app, 3).await.len(), 3);
+        app.shutdown().await;
+    }
+}
