@@ -21,6 +21,7 @@ use crate::http::{self, AppState};
 use crate::ingest::{IngestContext, Ingestor};
 use crate::integrations::Integrations;
 use crate::kv::KvStore;
+use crate::manual::ManualDesk;
 use crate::runs::{self, RunEnv};
 use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
@@ -115,6 +116,7 @@ impl App {
             ingestor,
             approvals: ApprovalDesk::new(env.clone()),
             webhooks: WebhookDoor::new(env.clone(), &config.webhooks),
+            manual: ManualDesk::new(env.clone(), config.manual.clone()),
             webhook_max_body: config.webhooks.max_body_bytes,
             db: db.clone(),
             clock: clock.clone(),

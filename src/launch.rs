@@ -4,7 +4,7 @@
 
 use crate::automations::VersionedAutomation;
 use crate::conversations::Conversation;
-use crate::db;
+use crate::db::{self, Db};
 use crate::rules;
 use crate::runs::RunEnv;
 use crate::trigger::{Trigger, TriggerKind};
@@ -68,23 +68,47 @@ pub fn automation(
     Ok(found)
 }
 
-/// Queues a run of `automation` for `trigger`. A trigger whose event id already has a
-/// run of this automation returns that run (an idempotent retry).
+/// Queues a run of `automation` for `trigger` and wakes the workers. A trigger whose
+/// event id already has a run of this automation returns that run (an idempotent
+/// retry).
 pub async fn launch(
     env: &RunEnv,
     automation: &VersionedAutomation,
     trigger: &Trigger,
     conversation: Option<&Conversation>,
 ) -> Result<Launched, LaunchError> {
+    let now = env.clock.now_ms();
+    let (launched, new) = queue(&env.db, now, automation, trigger, conversation).await?;
+    if new {
+        env.wake.notify_waiters();
+    }
+    Ok(launched)
+}
+
+/// Queues the run in the database only (the command line has no workers to wake);
+/// also says whether the run is new.
+pub async fn queue(
+    db: &Db,
+    now_ms: i64,
+    automation: &VersionedAutomation,
+    trigger: &Trigger,
+    conversation: Option<&Conversation>,
+) -> Result<(Launched, bool), LaunchError> {
     let a = &automation.automation;
     if !rules::matches(a, trigger, conversation) {
         tracing::info!(automation = %a.id, trigger = %trigger.kind(), "filter did not pass; no run");
-        return Ok(Launched::Filtered);
+        return Ok((Launched::Filtered, false));
     }
-    let now = env.clock.now_ms();
-    let mut tx = env.db.begin().await?;
-    let inserted =
-        db::runs::insert(&mut tx, &a.id, automation.version, a.lane(), trigger, now).await?;
+    let mut tx = db.begin().await?;
+    let inserted = db::runs::insert(
+        &mut tx,
+        &a.id,
+        automation.version,
+        a.lane(),
+        trigger,
+        now_ms,
+    )
+    .await?;
     let id = match inserted {
         Some(id) => id,
         None => db::runs::find_by_event(&mut tx, &trigger.event_id, &a.id)
@@ -93,8 +117,7 @@ pub async fn launch(
     };
     tx.commit().await?;
     if inserted.is_some() {
-        env.wake.notify_waiters();
         tracing::info!(run.id = id, automation = %a.id, trigger = %trigger.kind(), event.id = %trigger.event_id, "run queued");
     }
-    Ok(Launched::Queued(id))
+    Ok((Launched::Queued(id), inserted.is_some()))
 }

@@ -225,6 +225,9 @@ pub enum TriggerEvent {
         inputs: serde_json::Map<String, serde_json::Value>,
         /// `slash_command`, `shortcut` or `cli`.
         source: String,
+        /// The channel where it was started from Slack: the outcome is told there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// A call of the automation's webhook URL.
     Webhook {

@@ -101,8 +101,8 @@ impl ApprovalDesk {
                 tracing::debug!(callback_id, "ignored a dialog that is not switchboard's");
                 Ok(None)
             }
-            Interaction::Other { kind } => {
-                tracing::debug!(kind, "ignored an interaction switchboard does not use");
+            other => {
+                tracing::debug!(interaction = ?other, "ignored an interaction switchboard does not use");
                 Ok(None)
             }
         }

@@ -5,6 +5,7 @@ mod approvals;
 mod automations;
 mod check;
 mod kv;
+mod run;
 mod runs;
 mod secrets;
 
@@ -40,6 +41,20 @@ pub enum Command {
     Check {
         /// Directory (or single file) to check; default: the automations directory.
         path: Option<PathBuf>,
+    },
+    /// Run a manual automation by hand (the server's workers execute it).
+    Run {
+        /// Automation id.
+        automation: String,
+        /// Run it on this conversation (its number).
+        #[arg(long)]
+        conversation: Option<i64>,
+        /// An input, `name=value`; repeat for several.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Seconds to wait for the run to finish (0: just queue it).
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
     },
     /// Inspect runs.
     #[command(subcommand)]
@@ -249,6 +264,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runs::run(&db, command).await
         }
         Command::Automations(command) => automations::run(&config, command).await,
+        Command::Run {
+            automation,
+            conversation,
+            inputs,
+            wait,
+        } => {
+            let args = run::RunArgs {
+                automation,
+                conversation,
+                inputs,
+                wait: std::time::Duration::from_secs(wait),
+            };
+            run::run(&config, args).await
+        }
         Command::Approvals(command) => {
             let db = Db::connect(&config.database).await?;
             db.migrate().await?;

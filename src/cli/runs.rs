@@ -136,7 +136,7 @@ fn table(list: &[RunRecord]) -> String {
     out
 }
 
-fn details(r: &RunRecord, steps: &[StepRecord], log: &[LogLine]) -> String {
+pub(super) fn details(r: &RunRecord, steps: &[StepRecord], log: &[LogLine]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "run {}  {}", r.id, r.status.to_uppercase());
     let _ = writeln!(

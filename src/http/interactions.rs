@@ -7,10 +7,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::verify::signed_body;
 use super::{ApiError, AppState};
-use crate::slack::interactions;
+use crate::manual::modal;
+use crate::slack::interactions::{self, Interaction};
 
-/// Receives a button click or dialog submission: verify, decode, record the decision
-/// durably, then answer (within Slack's 3 seconds; follow-ups go out after).
+/// Receives a button click, shortcut or dialog submission: verify, decode, hand it to
+/// the approvals or the manual-run desk, answer within Slack's 3 seconds (follow-ups
+/// go out after).
 #[tracing::instrument(name = "receive_interaction", skip_all)]
 pub async fn receive_interaction(
     State(state): State<AppState>,
@@ -20,11 +22,17 @@ pub async fn receive_interaction(
     let body = signed_body(&state, &headers, body)?;
     let interaction =
         interactions::decode(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
-    let answer = state
-        .approvals
-        .handle(interaction)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("{e:#}")))?;
+    let manual = match &interaction {
+        Interaction::MessageShortcut { callback_id, .. } => callback_id == modal::SHORTCUT,
+        Interaction::Submission { callback_id, .. } => modal::is_manual(callback_id),
+        _ => false,
+    };
+    let answer = if manual {
+        state.manual.handle(interaction).await
+    } else {
+        state.approvals.handle(interaction).await
+    }
+    .map_err(|e| ApiError::Unavailable(format!("{e:#}")))?;
     Ok(match answer {
         Some(body) => Json(body).into_response(),
         None => ().into_response(),

@@ -1,5 +1,7 @@
 //! HTTP: thin axum handlers that verify, decode, hand over and answer.
 
+/// `POST /slack/commands`: the slash command.
+mod commands;
 /// The one error type for HTTP answers.
 mod error;
 /// `POST /slack/events`: the Events API.
@@ -27,6 +29,7 @@ use crate::clock::Clock;
 use crate::config::SecretString;
 use crate::db::Db;
 use crate::ingest::Ingestor;
+use crate::manual::ManualDesk;
 use crate::webhooks::WebhookDoor;
 
 /// Largest request body accepted; Slack's payloads are far smaller.
@@ -43,6 +46,8 @@ pub struct AppState {
     pub approvals: ApprovalDesk,
     /// Takes webhook calls.
     pub webhooks: WebhookDoor,
+    /// Takes manual runs from Slack.
+    pub manual: ManualDesk,
     /// Largest webhook body.
     pub webhook_max_body: usize,
     /// For the health check.
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             "/slack/interactions",
             post(interactions::receive_interaction),
         )
+        .route("/slack/commands", post(commands::receive_command))
         .route("/healthz", get(health::health))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route(

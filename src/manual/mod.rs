@@ -1,5 +1,591 @@
 //! Manual runs: an automation with a `manual` trigger started by a person — from
 //! Slack (`/switchboard`, the "Run automation" message shortcut, a form for its
-//! inputs) or from the command line.
+//! inputs) or from the command line (`switchboard run`).
+//!
+//! Who may: the global admins (`manual.admins`) and the automation's `allowed`
+//! people; when neither names anyone, the workspace's admins and owners. Everything a
+//! person is told comes back as a [`UserError`] (an ephemeral message, or an error on
+//! the form), never an internal error.
 
 pub mod inputs;
+pub mod modal;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::automations::VersionedAutomation;
+use crate::config::ManualConfig;
+use crate::conversations::Conversation;
+use crate::db;
+use crate::launch::{self, Launched};
+use crate::principal::{self, Principal};
+use crate::runs::RunEnv;
+use crate::slack::client::object;
+use crate::slack::commands::SlashCommand;
+use crate::slack::interactions::Interaction;
+use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
+use modal::Origin;
+
+/// What a person is told when their manual run does not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// A manual run to start.
+#[derive(Debug, Clone)]
+pub struct ManualStart {
+    /// Who starts it.
+    pub user: String,
+    /// The filled-in inputs, unchecked.
+    pub given: BTreeMap<String, Value>,
+    /// The conversation it runs on.
+    pub conversation: Option<Conversation>,
+    /// `slash_command`, `shortcut` or `cli`.
+    pub source: String,
+    /// Where to tell the outcome.
+    pub reply_to: Option<String>,
+}
+
+/// Checks inputs and queues a manual run of `automation`.
+pub async fn start(
+    env: &RunEnv,
+    automation: &VersionedAutomation,
+    request: ManualStart,
+) -> Result<i64, UserError> {
+    let a = &automation.automation;
+    let team = env.workspaces.primary().ok_or_else(|| {
+        UserError("switchboard does not know its Slack workspace yet; try again in a minute".into())
+    })?;
+    let conversation = request.conversation.clone();
+    let trigger = trigger(automation, request, team)?;
+    match launch::launch(env, automation, &trigger, conversation.as_ref()).await {
+        Ok(Launched::Queued(id)) => Ok(id),
+        Ok(Launched::Filtered) => Err(filtered(automation)),
+        Err(e) => {
+            tracing::error!(error = %e, automation = %a.id, "manual run not queued");
+            Err(UserError(
+                "switchboard could not queue the run; try again in a moment".into(),
+            ))
+        }
+    }
+}
+
+/// What a filter that does not pass tells the person.
+pub fn filtered(automation: &VersionedAutomation) -> UserError {
+    UserError(format!(
+        "*{}* did not start: its filter does not pass for this conversation",
+        automation.automation.name
+    ))
+}
+
+/// The trigger of a manual run, once its rules and inputs check out.
+pub fn trigger(
+    automation: &VersionedAutomation,
+    request: ManualStart,
+    team: String,
+) -> Result<Trigger, UserError> {
+    let a = &automation.automation;
+    let rule = a
+        .trigger
+        .manual
+        .as_ref()
+        .ok_or_else(|| UserError(format!("`{}` is not run by hand", a.id)))?;
+    if rule.needs_conversation && request.conversation.is_none() {
+        return Err(UserError(format!(
+            "*{}* runs on a conversation: use the \"Run automation\" shortcut on one of its messages, or `run {} <conversation id>`",
+            a.name, a.id
+        )));
+    }
+    let inputs = inputs::validate(&rule.inputs, &request.given).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|(k, v)| format!("`{k}`: {v}"))
+            .collect();
+        UserError(format!(
+            "*{}* was not started: {}",
+            a.name,
+            lines.join("; ")
+        ))
+    })?;
+    Ok(Trigger {
+        event_id: format!("manual:{}", uuid::Uuid::now_v7()),
+        team_id: team,
+        actor: Some(request.user.clone()),
+        conversation_id: request.conversation.as_ref().map(|c| c.id),
+        depth: 0,
+        event: TriggerEvent::Manual {
+            user: request.user,
+            inputs,
+            source: request.source,
+            reply_to: request.reply_to,
+        },
+    })
+}
+
+/// Takes manual runs from Slack.
+#[derive(Debug, Clone)]
+pub struct ManualDesk {
+    env: Arc<RunEnv>,
+    config: ManualConfig,
+}
+
+impl ManualDesk {
+    /// A desk over the run queue's environment.
+    pub fn new(env: Arc<RunEnv>, config: ManualConfig) -> Self {
+        Self { env, config }
+    }
+
+    /// Answers `/switchboard [list | run ID [conversation]]` with an ephemeral message.
+    pub async fn command(&self, command: SlashCommand) -> Value {
+        let words: Vec<&str> = command.text.split_whitespace().collect();
+        let text = match words.as_slice() {
+            [] | ["list"] | ["help"] => self.list(&command).await,
+            ["run", id, rest @ ..] => self.run_command(&command, id, rest).await,
+            _ => Ok(format!(
+                "I don't know `{} {}`.\n{}",
+                command.command,
+                command.text.trim(),
+                usage(&command.command)
+            )),
+        };
+        let text = text.unwrap_or_else(|e| format!(":warning: {e}"));
+        json!({ "response_type": "ephemeral", "text": text })
+    }
+
+    async fn list(&self, command: &SlashCommand) -> Result<String, UserError> {
+        let runnable = self.runnable_by(&command.user).await?;
+        if runnable.is_empty() {
+            return Ok("There are no automations you may run by hand.".into());
+        }
+        let lines: Vec<String> = runnable
+            .iter()
+            .map(|a| {
+                let a = &a.automation;
+                let description = a
+                    .description
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default();
+                format!("• `{}` *{}*{description}", a.id, a.name)
+            })
+            .collect();
+        Ok(format!(
+            "Automations you may run:\n{}\n{}",
+            lines.join("\n"),
+            usage(&command.command)
+        ))
+    }
+
+    async fn run_command(
+        &self,
+        command: &SlashCommand,
+        id: &str,
+        rest: &[&str],
+    ) -> Result<String, UserError> {
+        let automation = self.automation(id)?;
+        self.check_allowed(&command.user, &automation).await?;
+        let conversation = match rest {
+            [] => None,
+            [reference] => Some(self.conversation(reference).await?),
+            _ => return Err(UserError(usage(&command.command))),
+        };
+        let origin = Origin {
+            automation: Some(automation.automation.id.clone()),
+            conversation: conversation.as_ref().map(|c| c.id),
+            channel: Some(command.channel.clone()),
+            source: "slash_command".into(),
+        };
+        if self.has_inputs(&automation) {
+            self.open_form(&automation, &origin, &command.trigger_id);
+            return Ok(format!(
+                "Opening the form of *{}*…",
+                automation.automation.name
+            ));
+        }
+        let run = start(
+            &self.env,
+            &automation,
+            self.request(&command.user, BTreeMap::new(), conversation, &origin),
+        )
+        .await?;
+        Ok(started(&automation, run))
+    }
+
+    /// Handles the message shortcut and the submissions of the picker and the form.
+    pub async fn handle(&self, interaction: Interaction) -> anyhow::Result<Option<Value>> {
+        match interaction {
+            Interaction::MessageShortcut {
+                user,
+                trigger_id,
+                channel,
+                message_ts,
+                thread_ts,
+                ..
+            } => {
+                self.shortcut(
+                    &user,
+                    &trigger_id,
+                    &channel,
+                    thread_ts.as_deref().unwrap_or(&message_ts),
+                )
+                .await;
+                Ok(None)
+            }
+            Interaction::Submission {
+                callback_id,
+                private_metadata,
+                user,
+                values,
+            } => {
+                let Some(origin) = Origin::decode(&private_metadata) else {
+                    return Ok(Some(close_with_error(
+                        "This form is out of date; start again.",
+                    )));
+                };
+                let answer = match callback_id.as_str() {
+                    modal::PICK => self.picked(&user, origin, &values).await,
+                    _ => self.submitted(&user, origin, &values).await,
+                };
+                Ok(answer)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn shortcut(&self, user: &str, trigger_id: &str, channel: &str, thread_ts: &str) {
+        let conversation = {
+            let conn = self.env.db.reader().acquire().await;
+            match conn {
+                Ok(mut conn) => db::conversations::find_by_message(&mut conn, channel, thread_ts)
+                    .await
+                    .ok()
+                    .flatten(),
+                Err(_) => None,
+            }
+        };
+        let runnable = match self.runnable_by(user).await {
+            Ok(r) => r,
+            Err(e) => return self.tell(user, channel, &e.0).await,
+        };
+        if runnable.is_empty() {
+            return self
+                .tell(
+                    user,
+                    channel,
+                    "There are no automations you may run by hand.",
+                )
+                .await;
+        }
+        let Some(conversation) = conversation else {
+            return self
+                .tell(user, channel, "This message is not part of a conversation switchboard tracks, so there is nothing to run on.")
+                .await;
+        };
+        let origin = Origin {
+            automation: None,
+            conversation: Some(conversation.id),
+            channel: Some(channel.to_owned()),
+            source: "shortcut".into(),
+        };
+        let automations: Vec<_> = runnable.iter().map(|a| a.automation.as_ref()).collect();
+        self.open_view(trigger_id, modal::picker(&automations, &origin))
+            .await;
+    }
+
+    async fn picked(
+        &self,
+        user: &str,
+        mut origin: Origin,
+        values: &std::collections::HashMap<String, String>,
+    ) -> Option<Value> {
+        let id = values.get(modal::AUTOMATION).cloned().unwrap_or_default();
+        let automation = match self.automation(&id) {
+            Ok(a) => a,
+            Err(e) => return Some(field_error(modal::AUTOMATION, &e.0)),
+        };
+        if let Err(e) = self.check_allowed(user, &automation).await {
+            return Some(field_error(modal::AUTOMATION, &e.0));
+        }
+        origin.automation = Some(id);
+        if self.has_inputs(&automation) {
+            let rule = automation.automation.trigger.manual.as_ref()?;
+            let view = modal::inputs_form(&automation.automation, &rule.inputs, &origin);
+            return Some(json!({ "response_action": "update", "view": view }));
+        }
+        self.start_from_form(
+            user,
+            &automation,
+            BTreeMap::new(),
+            origin,
+            modal::AUTOMATION,
+        )
+        .await
+    }
+
+    async fn submitted(
+        &self,
+        user: &str,
+        origin: Origin,
+        values: &std::collections::HashMap<String, String>,
+    ) -> Option<Value> {
+        let id = origin.automation.clone().unwrap_or_default();
+        let automation = match self.automation(&id) {
+            Ok(a) => a,
+            Err(e) => return Some(close_with_error(&e.0)),
+        };
+        let rule = automation.automation.trigger.manual.as_ref()?;
+        let given: BTreeMap<String, Value> =
+            values.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        if let Err(problems) = inputs::validate(&rule.inputs, &given) {
+            return Some(modal::errors(&problems));
+        }
+        if let Err(e) = self.check_allowed(user, &automation).await {
+            return Some(close_with_error(&e.0));
+        }
+        let first = rule
+            .inputs
+            .first()
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        self.start_from_form(user, &automation, given, origin, &first)
+            .await
+    }
+
+    /// Starts the run of a submitted view; closes it, or shows why on `block`.
+    async fn start_from_form(
+        &self,
+        user: &str,
+        automation: &VersionedAutomation,
+        given: BTreeMap<String, Value>,
+        origin: Origin,
+        block: &str,
+    ) -> Option<Value> {
+        let conversation = match origin.conversation {
+            Some(id) => match self.conversation_by_id(id).await {
+                Ok(c) => Some(c),
+                Err(e) => return Some(field_error(block, &e.0)),
+            },
+            None => None,
+        };
+        let request = self.request(user, given, conversation, &origin);
+        match start(&self.env, automation, request).await {
+            Ok(run) => {
+                if let Some(channel) = &origin.channel {
+                    self.tell(user, channel, &started(automation, run)).await;
+                }
+                None
+            }
+            Err(e) => Some(field_error(block, &e.0)),
+        }
+    }
+
+    fn request(
+        &self,
+        user: &str,
+        given: BTreeMap<String, Value>,
+        conversation: Option<Conversation>,
+        origin: &Origin,
+    ) -> ManualStart {
+        ManualStart {
+            user: user.to_owned(),
+            given,
+            conversation,
+            source: origin.source.clone(),
+            reply_to: origin.channel.clone(),
+        }
+    }
+
+    fn automation(&self, id: &str) -> Result<VersionedAutomation, UserError> {
+        launch::automation(&self.env, id, TriggerKind::Manual).map_err(|e| UserError(e.to_string()))
+    }
+
+    fn has_inputs(&self, automation: &VersionedAutomation) -> bool {
+        automation
+            .automation
+            .trigger
+            .manual
+            .as_ref()
+            .is_some_and(|m| !m.inputs.is_empty())
+    }
+
+    /// The manual automations `user` may run.
+    async fn runnable_by(&self, user: &str) -> Result<Vec<VersionedAutomation>, UserError> {
+        let mut runnable = Vec::new();
+        for a in self.env.registry.current().iter() {
+            if a.automation.enabled
+                && a.automation.trigger.manual.is_some()
+                && self.allowed(user, a).await?
+            {
+                runnable.push(a.clone());
+            }
+        }
+        Ok(runnable)
+    }
+
+    async fn check_allowed(
+        &self,
+        user: &str,
+        automation: &VersionedAutomation,
+    ) -> Result<(), UserError> {
+        if self.allowed(user, automation).await? {
+            Ok(())
+        } else {
+            Err(UserError(format!(
+                "You may not run *{}*: ask an admin to add you to its `allowed` list or to `manual.admins`.",
+                automation.automation.name
+            )))
+        }
+    }
+
+    async fn allowed(
+        &self,
+        user: &str,
+        automation: &VersionedAutomation,
+    ) -> Result<bool, UserError> {
+        let own = automation
+            .automation
+            .trigger
+            .manual
+            .as_ref()
+            .map(|m| m.allowed.as_slice())
+            .unwrap_or_default();
+        let people: Vec<Principal> = self.config.admins.iter().chain(own).cloned().collect();
+        let unavailable = |e: crate::actions::StepError| {
+            tracing::warn!(error = %e, "could not check who may run automations");
+            UserError(
+                "switchboard could not check your permissions with Slack; try again in a moment"
+                    .into(),
+            )
+        };
+        if people.is_empty() {
+            let body = self
+                .env
+                .slack
+                .call("users.info", &object(json!({ "user": user })))
+                .await
+                .map_err(|e| unavailable(e.into()))?;
+            let flag = |name: &str| {
+                body.pointer(&format!("/user/{name}"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            };
+            return Ok(flag("is_admin") || flag("is_owner") || flag("is_primary_owner"));
+        }
+        if people
+            .iter()
+            .any(|p| matches!(p, Principal::User(u) if u == user))
+        {
+            return Ok(true);
+        }
+        let members = principal::members(&self.env.slack, &self.env.groups, &people)
+            .await
+            .map_err(unavailable)?;
+        Ok(members.iter().any(|m| m == user))
+    }
+
+    /// A conversation by `42`, `#42` or a Slack permalink to one of its messages.
+    async fn conversation(&self, reference: &str) -> Result<Conversation, UserError> {
+        if let Ok(id) = reference.trim_start_matches('#').parse::<i64>() {
+            return self.conversation_by_id(id).await;
+        }
+        let link = reference.trim_matches(|c| c == '<' || c == '>');
+        let parsed = link
+            .split("/archives/")
+            .nth(1)
+            .and_then(|rest| rest.split_once("/p"))
+            .map(|(channel, p)| {
+                let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+                let ts = if digits.len() > 6 {
+                    format!(
+                        "{}.{}",
+                        &digits[..digits.len() - 6],
+                        &digits[digits.len() - 6..]
+                    )
+                } else {
+                    digits
+                };
+                let thread = link
+                    .split("thread_ts=")
+                    .nth(1)
+                    .map(|t| t.split('&').next().unwrap_or(t).to_owned());
+                (channel.to_owned(), thread.unwrap_or(ts))
+            });
+        let Some((channel, ts)) = parsed else {
+            return Err(UserError(format!(
+                "{reference:?} is not a conversation: give its number or a link to one of its messages"
+            )));
+        };
+        let mut conn = self.env.db.reader().acquire().await.map_err(|_| busy())?;
+        db::conversations::find_by_message(&mut conn, &channel, &ts)
+            .await
+            .map_err(|_| busy())?
+            .ok_or_else(|| UserError(format!("no conversation is tracked for {reference}")))
+    }
+
+    async fn conversation_by_id(&self, id: i64) -> Result<Conversation, UserError> {
+        let mut conn = self.env.db.reader().acquire().await.map_err(|_| busy())?;
+        db::conversations::get(&mut conn, id)
+            .await
+            .map_err(|_| busy())?
+            .ok_or_else(|| UserError(format!("there is no conversation #{id}")))
+    }
+
+    fn open_form(&self, automation: &VersionedAutomation, origin: &Origin, trigger_id: &str) {
+        let Some(rule) = &automation.automation.trigger.manual else {
+            return;
+        };
+        let view = modal::inputs_form(&automation.automation, &rule.inputs, origin);
+        let desk = self.clone();
+        let trigger_id = trigger_id.to_owned();
+        // Slack's trigger ids live 3 seconds: open the form now, after the answer.
+        tokio::spawn(async move { desk.open_view(&trigger_id, view).await });
+    }
+
+    async fn open_view(&self, trigger_id: &str, view: Value) {
+        let args = object(json!({ "trigger_id": trigger_id, "view": view }));
+        if let Err(e) = self.env.slack.call("views.open", &args).await {
+            tracing::warn!(error = %e, "could not open a manual run form");
+        }
+    }
+
+    async fn tell(&self, user: &str, channel: &str, text: &str) {
+        crate::runs::notify::tell(&self.env, user, Some(channel), text).await;
+    }
+}
+
+fn busy() -> UserError {
+    UserError("switchboard's database is busy; try again in a moment".into())
+}
+
+fn usage(command: &str) -> String {
+    format!(
+        "Use `{command}` to list what you may run, and `{command} run <automation> [conversation number or link]` to run one."
+    )
+}
+
+fn started(automation: &VersionedAutomation, run: i64) -> String {
+    format!(
+        ":arrow_forward: Started *{}* (run {run}). I'll tell you here when it has finished; `switchboard runs show {run}` has the details.",
+        automation.automation.name
+    )
+}
+
+fn field_error(block: &str, message: &str) -> Value {
+    modal::errors(&BTreeMap::from([(block.to_owned(), message.to_owned())]))
+}
+
+/// Replaces the open form by one that says `message` (used when the form itself is
+/// stale, so there is no field to show an error on).
+fn close_with_error(message: &str) -> Value {
+    json!({
+        "response_action": "update",
+        "view": {
+            "type": "modal",
+            "title": { "type": "plain_text", "text": "switchboard" },
+            "close": { "type": "plain_text", "text": "Close" },
+            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": format!(":warning: {message}") } }]
+        }
+    })
+}

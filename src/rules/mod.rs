@@ -121,6 +121,7 @@ mod tests {
             user: "U2".into(),
             inputs: serde_json::Map::new(),
             source: "cli".into(),
+            reply_to: None,
         })
     }
 

@@ -373,7 +373,10 @@ async fn journal_success(
     journal.flush_lines(&mut tx).await?;
     tx.commit().await?;
     match (last, finished) {
-        (true, true) => tracing::info!(status = "succeeded", "run finished"),
+        (true, true) => {
+            tracing::info!(status = "succeeded", "run finished");
+            super::notify::run_finished(env, run, RunStatus::Succeeded, None).await;
+        }
         (true, false) => tracing::warn!(
             "run was no longer ours to finish (lease expired); leaving it to its new owner"
         ),
@@ -472,6 +475,7 @@ async fn finish(
         None => tracing::info!(status = status.as_str(), "run finished"),
         Some(e) => tracing::error!(status = status.as_str(), error = e, "run finished"),
     }
+    super::notify::run_finished(env, run, status, error).await;
     Ok(())
 }
 

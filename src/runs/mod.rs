@@ -15,6 +15,7 @@
 pub mod changes;
 mod executor;
 mod lease;
+pub mod notify;
 pub mod retry;
 
 use std::sync::Arc;

@@ -114,6 +114,7 @@ fn trigger(t: &Trigger) -> Value {
             user,
             inputs,
             source,
+            ..
         } => json!({ "user": user, "inputs": inputs, "source": source }),
         TriggerEvent::Webhook {
             body,

@@ -33,7 +33,22 @@ pub enum Interaction {
         /// Input values by block id.
         values: HashMap<String, String>,
     },
-    /// Anything else (shortcuts, closed dialogs…): acknowledged and ignored.
+    /// A message shortcut was used on a message (`message_action`).
+    MessageShortcut {
+        /// The shortcut's `callback_id`.
+        callback_id: String,
+        /// Who used it.
+        user: String,
+        /// For opening a dialog, within 3 seconds.
+        trigger_id: String,
+        /// The message's channel.
+        channel: String,
+        /// The message's timestamp.
+        message_ts: String,
+        /// The thread it is in, if it is a reply.
+        thread_ts: Option<String>,
+    },
+    /// Anything else (global shortcuts, closed dialogs…): acknowledged and ignored.
     Other {
         /// The payload's `type`.
         kind: String,
@@ -93,12 +108,7 @@ pub fn decode(body: &[u8]) -> Result<Interaction, InteractionError> {
                         continue;
                     };
                     for input in actions.values() {
-                        let v = input.get("value").and_then(Value::as_str).or_else(|| {
-                            input
-                                .pointer("/selected_option/value")
-                                .and_then(Value::as_str)
-                        });
-                        if let Some(v) = v {
+                        if let Some(v) = input_value(input) {
                             values.insert(block_id.clone(), v.to_owned());
                         }
                     }
@@ -111,8 +121,36 @@ pub fn decode(body: &[u8]) -> Result<Interaction, InteractionError> {
                 values,
             })
         }
+        "message_action" => {
+            let required = |pointer: &str, what: &str| {
+                text(pointer)
+                    .ok_or_else(|| InteractionError(format!("message_action without {what}")))
+            };
+            Ok(Interaction::MessageShortcut {
+                callback_id: text("/callback_id").unwrap_or_default(),
+                user: user()?,
+                trigger_id: required("/trigger_id", "trigger_id")?,
+                channel: required("/channel/id", "channel.id")?,
+                message_ts: required("/message/ts", "message.ts")?,
+                thread_ts: text("/message/thread_ts"),
+            })
+        }
         _ => Ok(Interaction::Other { kind }),
     }
+}
+
+/// The value of one input element of a submitted view, whatever its kind.
+fn input_value(input: &Value) -> Option<&str> {
+    [
+        "/value",
+        "/selected_option/value",
+        "/selected_user",
+        "/selected_channel",
+        "/selected_conversation",
+        "/selected_date",
+    ]
+    .iter()
+    .find_map(|p| input.pointer(p).and_then(Value::as_str))
 }
 
 #[cfg(test)]
@@ -178,6 +216,49 @@ mod tests {
             ("switchboard_approval_reason", "7:deny", "U2")
         );
         assert_eq!(values["reason"], "not now");
+    }
+
+    #[test]
+    fn a_message_shortcut_and_typed_inputs() {
+        let body = form(json!({
+            "type": "message_action", "callback_id": "switchboard_run", "trigger_id": "1.2.x",
+            "user": { "id": "U1" }, "channel": { "id": "C1", "name": "support" },
+            "message": { "type": "message", "ts": "1.5", "thread_ts": "1.0", "text": "hi" },
+            "response_url": "https://hooks.slack.com/app/x"
+        }));
+        assert_eq!(
+            decode(&body).unwrap(),
+            Interaction::MessageShortcut {
+                callback_id: "switchboard_run".into(),
+                user: "U1".into(),
+                trigger_id: "1.2.x".into(),
+                channel: "C1".into(),
+                message_ts: "1.5".into(),
+                thread_ts: Some("1.0".into()),
+            }
+        );
+        let body = form(json!({
+            "type": "view_submission", "user": { "id": "U2" },
+            "view": { "callback_id": "c", "private_metadata": "", "state": { "values": {
+                "who": { "who": { "type": "users_select", "selected_user": "U9" } },
+                "when": { "when": { "type": "datepicker", "selected_date": "2026-12-01" } },
+                "where": { "where": { "type": "channels_select", "selected_channel": "C9" } },
+                "size": { "size": { "type": "static_select", "selected_option": { "value": "l" } } },
+                "empty": { "empty": { "type": "plain_text_input", "value": null } }
+            } } }
+        }));
+        let Interaction::Submission { values, .. } = decode(&body).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (values["who"].as_str(), values["when"].as_str()),
+            ("U9", "2026-12-01")
+        );
+        assert_eq!(
+            (values["where"].as_str(), values["size"].as_str()),
+            ("C9", "l")
+        );
+        assert!(!values.contains_key("empty"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and the Web API client. Nothing outside this module sees a Slack payload type.
 
 pub mod client;
+pub mod commands;
 pub mod events;
 pub mod interactions;
 pub mod ratelimit;

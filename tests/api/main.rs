@@ -9,6 +9,7 @@ mod conversations;
 mod escalation;
 mod fetch;
 mod kv;
+mod manual;
 mod password_reset;
 mod reload;
 mod sandbox;

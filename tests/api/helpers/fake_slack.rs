@@ -25,6 +25,8 @@ pub const IT_MANAGERS_GROUP: &str = "S0ITMGRS01";
 pub const IT_MANAGERS: [&str; 2] = ["U0ITMGR001", "U0ITMGR002"];
 /// The members of every channel, as `conversations.members` answers.
 pub const CHANNEL_MEMBERS: [&str; 3] = ["U0ITMGR001", "U0ITMGR002", "U0AGENT001"];
+/// A workspace admin, as `users.info` says.
+pub const WORKSPACE_ADMIN: &str = "U0WSADMIN1";
 
 /// A recorded, accepted call.
 #[derive(Debug, Clone)]
@@ -382,6 +384,7 @@ fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
         "users.info" => json!({
             "ok": true,
             "user": { "id": arg("user"), "team_id": TEAM_ID, "name": "ada", "real_name": "Ada Lovelace",
+                      "is_admin": arg("user") == WORKSPACE_ADMIN, "is_owner": false,
                       "profile": { "email": "ada@acme.example", "title": "Engineer", "real_name": "Ada Lovelace" } }
         }),
         "users.lookupByEmail" if arg("email").ends_with("@acme.example") => json!({

@@ -97,3 +97,56 @@ pub fn reason_submitted(request: &PostedRequest, user: &str, approve: bool, reas
         "response_urls": []
     })
 }
+
+/// The "Run automation" message shortcut used by `user` on a message.
+pub fn message_shortcut(user: &str, channel: &str, message_ts: &str) -> Value {
+    json!({
+        "type": "message_action",
+        "token": "ZZZZZZWSxiZZZ2yIvs3peJ",
+        "action_ts": "1700000002.000001",
+        "team": { "id": TEAM_ID, "domain": "acme-support" },
+        "user": { "id": user, "name": "someone" },
+        "channel": { "id": channel, "name": "support" },
+        "is_enterprise_install": false,
+        "callback_id": "switchboard_run",
+        "trigger_id": "1700000000.222222.shortcut0123456789",
+        "response_url": "https://hooks.slack.com/app/T0TEST/1/xyz",
+        "message_ts": message_ts,
+        "message": { "type": "message", "user": "U0REQUEST1", "ts": message_ts, "text": "VPN is down" }
+    })
+}
+
+/// A submission of view `view` (as switchboard opened it) by `user`, with `values`
+/// typed as Slack types them: (block id, element type, value).
+pub fn submitted(view: &Value, user: &str, values: &[(&str, &str, &str)]) -> Value {
+    let mut state = serde_json::Map::new();
+    for (block, kind, value) in values {
+        let element = match *kind {
+            "static_select" => {
+                json!({ "type": kind, "selected_option": { "value": value, "text": { "type": "plain_text", "text": value } } })
+            }
+            "users_select" => json!({ "type": kind, "selected_user": value }),
+            "channels_select" => json!({ "type": kind, "selected_channel": value }),
+            "datepicker" => json!({ "type": kind, "selected_date": value }),
+            _ => json!({ "type": kind, "value": value }),
+        };
+        state.insert((*block).to_owned(), json!({ *block: element }));
+    }
+    json!({
+        "type": "view_submission",
+        "team": { "id": TEAM_ID, "domain": "acme-support" },
+        "user": { "id": user, "name": "someone", "team_id": TEAM_ID },
+        "api_app_id": "A0SWITCHB1",
+        "token": "ZZZZZZWSxiZZZ2yIvs3peJ",
+        "trigger_id": "1700000000.333333.submit0123456789",
+        "view": {
+            "id": "V0VIEW0002",
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": { "values": state },
+            "hash": "1700000000.abcdef"
+        },
+        "response_urls": []
+    })
+}

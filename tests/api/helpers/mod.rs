@@ -266,6 +266,35 @@ impl TestApp {
         .await
     }
 
+    /// Posts a slash command as Slack sends it.
+    pub async fn post_command(&self, user: &str, channel: &str, text: &str) -> reqwest::Response {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", "ZZZZZZWSxiZZZ2yIvs3peJ")
+            .append_pair("team_id", fake_slack::TEAM_ID)
+            .append_pair("team_domain", "acme-support")
+            .append_pair("channel_id", channel)
+            .append_pair("channel_name", "support")
+            .append_pair("user_id", user)
+            .append_pair("user_name", "someone")
+            .append_pair("command", "/switchboard")
+            .append_pair("text", text)
+            .append_pair("api_app_id", "A0SWITCHB1")
+            .append_pair("is_enterprise_install", "false")
+            .append_pair(
+                "response_url",
+                "https://hooks.slack.com/commands/T0TEST/1/abc",
+            )
+            .append_pair("trigger_id", "1700000000.111111.command0123456789")
+            .finish()
+            .into_bytes();
+        self.post_signed(
+            "/slack/commands",
+            body,
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await
+    }
+
     /// Posts a delivery retry, as Slack marks them.
     pub async fn post_event_retry(&self, event: &Value, retry_num: u32) -> reqwest::Response {
         let body = serde_json::to_vec(event).unwrap();

@@ -1,0 +1,55 @@
+//! Telling people things outside a run's steps: the outcome of a manual run to whoever
+//! started it, and short notes from the manual-run desk.
+
+use serde_json::json;
+
+use super::RunEnv;
+use crate::db::runs::{ClaimedRun, RunStatus};
+use crate::slack::client::object;
+use crate::trigger::TriggerEvent;
+
+/// Tells `user` privately: an ephemeral message in `channel`, or a DM when there is no
+/// channel or the bot cannot post there.
+pub async fn tell(env: &RunEnv, user: &str, channel: Option<&str>, text: &str) {
+    if let Some(channel) = channel {
+        let args = object(json!({ "channel": channel, "user": user, "text": text }));
+        match env.slack.call("chat.postEphemeral", &args).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "no ephemeral message there; sending a DM instead")
+            }
+        }
+    }
+    let sent = match env.slack.open_dm(user).await {
+        Ok(dm) => env.slack.post_message(&dm, text, None).await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, user, "could not tell the user");
+    }
+}
+
+/// After a run's final state is committed: a manual run started from Slack tells its
+/// starter how it ended.
+pub async fn run_finished(env: &RunEnv, run: &ClaimedRun, status: RunStatus, error: Option<&str>) {
+    let TriggerEvent::Manual {
+        user,
+        reply_to: Some(channel),
+        ..
+    } = &run.trigger.event
+    else {
+        return;
+    };
+    let name = env
+        .registry
+        .version(&run.automation_id, run.automation_version)
+        .map_or_else(|| run.automation_id.clone(), |a| a.name.clone());
+    let text = match (status, error) {
+        (RunStatus::Succeeded, _) => {
+            format!(":white_check_mark: *{name}* finished (run {}).", run.id)
+        }
+        (_, Some(e)) => format!(":x: *{name}* failed (run {}): {e}", run.id),
+        (status, None) => format!("*{name}* ended: {} (run {}).", status.as_str(), run.id),
+    };
+    tell(env, user, Some(channel), &text).await;
+}

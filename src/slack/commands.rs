@@ -1,0 +1,62 @@
+//! Decoding slash command requests (`POST /slack/commands`, form-encoded).
+//! <https://api.slack.com/interactivity/slash-commands#app_command_handling>
+
+/// A slash command, as far as switchboard uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlashCommand {
+    /// The command, e.g. `/switchboard`.
+    pub command: String,
+    /// What was typed after it.
+    pub text: String,
+    /// Who typed it.
+    pub user: String,
+    /// Where.
+    pub channel: String,
+    /// For opening a dialog, within 3 seconds.
+    pub trigger_id: String,
+}
+
+/// Why a body is not a slash command.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed slash command: missing `{0}`")]
+pub struct CommandError(&'static str);
+
+/// Decodes a verified request body.
+pub fn decode(body: &[u8]) -> Result<SlashCommand, CommandError> {
+    let fields: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body).into_owned().collect();
+    let get = |name: &'static str| fields.get(name).cloned().ok_or(CommandError(name));
+    Ok(SlashCommand {
+        command: get("command")?,
+        text: fields.get("text").cloned().unwrap_or_default(),
+        user: get("user_id")?,
+        channel: get("channel_id")?,
+        trigger_id: get("trigger_id")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_and_a_broken_one() {
+        let body = b"token=x&team_id=T1&team_domain=acme&channel_id=C1&channel_name=support&user_id=U1&user_name=ada&command=%2Fswitchboard&text=run+laptop+42&api_app_id=A1&is_enterprise_install=false&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1&trigger_id=1.2.abc";
+        assert_eq!(
+            decode(body).unwrap(),
+            SlashCommand {
+                command: "/switchboard".into(),
+                text: "run laptop 42".into(),
+                user: "U1".into(),
+                channel: "C1".into(),
+                trigger_id: "1.2.abc".into(),
+            }
+        );
+        assert!(
+            decode(b"command=%2Fswitchboard&text=")
+                .unwrap_err()
+                .to_string()
+                .contains("user_id")
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Manual runs: `/switchboard` lists and runs what a person may run, with or without a
+//! conversation; a form collects inputs and shows their errors; the message shortcut
+//! runs on the message's conversation; the command line runs one too.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard::db;
+
+use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message};
+use crate::helpers::fake_slack::{IT_MANAGERS, WORKSPACE_ADMIN};
+use crate::helpers::interactions::{message_shortcut, submitted};
+use crate::helpers::{TestApp, app};
+use crate::on_both_backends;
+
+const WAIT: Duration = Duration::from_secs(20);
+const ADMIN: &str = "U0ADMIN001";
+const THREAD: &str = "1700000000.000100";
+
+const GREET: &str = r#"name = "Greet"
+description = "Says hello in #greetings"
+[trigger]
+type = "manual"
+allowed = ["@it-managers"]
+[[actions]]
+type = "post"
+channel = "C0GREET001"
+text = "hello from {{actor}}"
+"#;
+
+const LAPTOP: &str = r#"name = "Order a laptop"
+[trigger]
+type = "manual"
+inputs = [
+  { name = "who", type = "user", label = "For whom" },
+  { name = "model", type = "select", options = ["air", "pro"], default = "air" },
+  { name = "count", type = "number", min = 1, max = 3 },
+  { name = "note", type = "multiline", required = false },
+]
+[[actions]]
+type = "code"
+file = "laptop.ts"
+"#;
+
+const LAPTOP_TS: &str = r#"export default async function (ctx: any) {
+  await slack.postMessage("C0IT000001", `${ctx.inputs.count} × ${ctx.inputs.model} for <@${ctx.inputs.who}>`);
+  return ctx.inputs;
+}
+"#;
+
+const TRIAGE: &str = r#"name = "Triage"
+[trigger]
+type = "manual"
+needs_conversation = true
+[[actions]]
+type = "reply"
+text = "triaged by {{actor}}"
+[[actions]]
+type = "set_fields"
+add_tags = ["triaged"]
+"#;
+
+async fn start(backend: crate::helpers::Backend) -> TestApp {
+    app(backend)
+        .automation("greet", GREET)
+        .automation("laptop", LAPTOP)
+        .file("laptop.ts", LAPTOP_TS)
+        .automation("triage", TRIAGE)
+        .env("SWITCHBOARD_ADMINS", ADMIN)
+        .spawn()
+        .await
+}
+
+async fn command(app: &TestApp, user: &str, text: &str) -> String {
+    let response = app.post_command(user, SUPPORT_CHANNEL, text).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    body["text"].as_str().unwrap().to_owned()
+}
+
+async fn open_conversation(app: &TestApp) -> i64 {
+    app.post_event(&message(
+        "EvMSG1",
+        SUPPORT_CHANNEL,
+        REQUESTER,
+        THREAD,
+        "VPN is down",
+    ))
+    .await;
+    let mut conn = app.db.reader().acquire().await.unwrap();
+    db::conversations::find_by_message(&mut conn, SUPPORT_CHANNEL, THREAD)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn opened_view(app: &TestApp, n: usize) -> Value {
+    let calls = app.slack.wait_for("views.open", n, WAIT).await;
+    calls[n - 1].json_arg("view")
+}
+
+async fn interact(app: &TestApp, payload: &Value) -> Option<Value> {
+    let response = app.post_interaction(payload).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
+}
+
+fn ephemeral_texts(app: &TestApp, user: &str) -> Vec<String> {
+    app.slack
+        .calls_to("chat.postEphemeral")
+        .iter()
+        .filter(|c| c.arg("user") == user)
+        .map(|c| c.arg("text").to_owned())
+        .collect()
+}
+
+on_both_backends! {
+    async fn the_command_lists_what_each_person_may_run(backend: Backend) {
+        let app = start(backend).await;
+        let admin = command(&app, ADMIN, "").await;
+        for id in ["`greet`", "`laptop`", "`triage`"] {
+            assert!(admin.contains(id), "{admin}");
+        }
+        assert!(admin.contains("Says hello in #greetings"));
+        let manager = command(&app, IT_MANAGERS[0], "list").await;
+        assert!(manager.contains("`greet`") && !manager.contains("`laptop`"), "{manager}");
+        let stranger = command(&app, AGENT, "").await;
+        assert!(stranger.contains("no automations you may run"), "{stranger}");
+        let nonsense = command(&app, ADMIN, "dance").await;
+        assert!(nonsense.contains("I don't know") && nonsense.contains("run <automation>"), "{nonsense}");
+        app.shutdown().await;
+    }
+
+    async fn a_run_without_and_with_a_conversation(backend: Backend) {
+        let app = start(backend).await;
+        let answer = command(&app, IT_MANAGERS[0], "run greet").await;
+        assert!(answer.contains("Started *Greet* (run "), "{answer}");
+        let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
+        assert_eq!(post[0].arg("text"), format!("hello from <@{}>", IT_MANAGERS[0]));
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!((runs[0].trigger_kind.as_str(), runs[0].conversation_id), ("manual", None));
+        // The outcome is told where the command was typed.
+        app.slack.wait_for("chat.postEphemeral", 1, WAIT).await;
+        let told = ephemeral_texts(&app, IT_MANAGERS[0]);
+        assert!(told[0].contains("*Greet* finished"), "{told:?}");
+
+        let refused = command(&app, ADMIN, "run triage").await;
+        assert!(refused.contains("runs on a conversation"), "{refused}");
+        let id = open_conversation(&app).await;
+        let answer = command(&app, ADMIN, &format!("run triage {id}")).await;
+        assert!(answer.contains("Started *Triage*"), "{answer}");
+        app.wait_for_runs_to_finish(WAIT).await;
+        let thread = app.slack.thread(THREAD);
+        assert_eq!(thread.last().unwrap(), &format!("triaged by <@{ADMIN}>"));
+        let mut conn = app.db.reader().acquire().await.unwrap();
+        let c = db::conversations::get(&mut conn, id).await.unwrap().unwrap();
+        assert_eq!(c.tags, ["triaged"]);
+        // A permalink names the conversation too.
+        let link = format!("<https://acme-support.slack.com/archives/{SUPPORT_CHANNEL}/p1700000000000100>");
+        assert!(command(&app, ADMIN, &format!("run triage {link}")).await.contains("Started"));
+        app.shutdown().await;
+    }
+
+    async fn people_who_may_not_run_an_automation_are_told(backend: Backend) {
+        let app = start(backend).await;
+        let refused = command(&app, AGENT, "run greet").await;
+        assert!(refused.contains("You may not run *Greet*"), "{refused}");
+        let unknown = command(&app, ADMIN, "run nothing").await;
+        assert!(unknown.contains("no automation `nothing`"), "{unknown}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(app.runs().await.is_empty());
+        app.shutdown().await;
+    }
+
+    async fn the_form_checks_inputs_and_the_run_receives_them(backend: Backend) {
+        let app = start(backend).await;
+        let answer = command(&app, ADMIN, "run laptop").await;
+        assert!(answer.contains("Opening the form"), "{answer}");
+        let view = opened_view(&app, 1).await;
+        assert_eq!(app.slack.calls_to("views.open")[0].arg("trigger_id"), "1700000000.111111.command0123456789");
+        let blocks: Vec<(String, String)> = view["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["block_id"].as_str().unwrap().to_owned(), b["element"]["type"].as_str().unwrap().to_owned()))
+            .collect();
+        let expected = [("who", "users_select"), ("model", "static_select"), ("count", "number_input"), ("note", "plain_text_input")];
+        assert_eq!(blocks, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+        assert_eq!(view["blocks"][1]["element"]["initial_option"]["value"], "air");
+        assert_eq!(view["blocks"][3]["optional"], true);
+
+        let errors = interact(&app, &submitted(&view, ADMIN, &[("count", "number_input", "7")])).await.unwrap();
+        assert_eq!(errors["response_action"], "errors");
+        assert_eq!(errors["errors"]["who"], "required");
+        assert_eq!(errors["errors"]["count"], "must be at most 3");
+        assert!(app.runs().await.is_empty());
+
+        let valid = submitted(&view, ADMIN, &[("who", "users_select", "U0NEWBIE01"), ("count", "number_input", "2")]);
+        assert_eq!(interact(&app, &valid).await, None, "an empty answer closes the form");
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        let steps = db::runs::steps(app.db.reader(), runs[0].id).await.unwrap();
+        let output: Value = serde_json::from_str(steps[0].output.as_deref().unwrap()).unwrap();
+        assert_eq!(output, json!({ "who": "U0NEWBIE01", "model": "air", "count": 2, "note": null }));
+        let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
+        assert_eq!(post[0].arg("text"), "2 × air for <@U0NEWBIE01>");
+        assert!(app.slack.violations().is_empty(), "{:?}", app.slack.violations());
+        app.shutdown().await;
+    }
+
+    async fn the_message_shortcut_runs_on_the_conversation(backend: Backend) {
+        let app = start(backend).await;
+        let id = open_conversation(&app).await;
+        assert_eq!(interact(&app, &message_shortcut(ADMIN, SUPPORT_CHANNEL, THREAD)).await, None);
+        let picker = opened_view(&app, 1).await;
+        let options: Vec<&str> = picker["blocks"][0]["element"]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(options, ["greet", "laptop", "triage"]);
+
+        // An automation with inputs: the picker becomes its form.
+        let next = interact(&app, &submitted(&picker, ADMIN, &[("automation", "static_select", "laptop")])).await.unwrap();
+        assert_eq!(next["response_action"], "update");
+        assert_eq!(next["view"]["callback_id"], "switchboard_run_inputs");
+
+        // One without: it runs on the conversation at once.
+        assert_eq!(interact(&app, &submitted(&picker, ADMIN, &[("automation", "static_select", "triage")])).await, None);
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!(runs[0].conversation_id, Some(id));
+        assert_eq!(app.slack.thread(THREAD).last().unwrap(), &format!("triaged by <@{ADMIN}>"));
+        assert!(app.slack.violations().is_empty(), "{:?}", app.slack.violations());
+        app.shutdown().await;
+    }
+
+    async fn without_configured_admins_the_workspace_admins_may_run(backend: Backend) {
+        let app = app(backend).automation("triage", TRIAGE).spawn().await;
+        assert!(command(&app, WORKSPACE_ADMIN, "").await.contains("`triage`"));
+        assert!(command(&app, ADMIN, "").await.contains("no automations"));
+        app.shutdown().await;
+    }
+
+    async fn the_command_line_runs_one_too(backend: Backend) {
+        let app = start(backend).await;
+        let cli = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .args(args)
+                .env_clear()
+                .envs(app.env.iter())
+                .env("RUST_LOG", "error")
+                .output()
+                .unwrap()
+        };
+        let bad = cli(&["run", "laptop", "--input", "colour=red", "--input", "who=U0NEWBIE01", "--input", "count=1"]);
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("`colour`: not an input"), "{}", String::from_utf8_lossy(&bad.stderr));
+
+        let good = cli(&["run", "laptop", "--input", "who=U0NEWBIE01", "--input", "count=3", "--input", "model=pro"]);
+        let stdout = String::from_utf8_lossy(&good.stdout);
+        assert!(good.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&good.stderr));
+        assert!(stdout.contains("queued run") && stdout.contains("SUCCEEDED"), "{stdout}");
+        let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
+        assert_eq!(post[0].arg("text"), "3 × pro for <@U0NEWBIE01>");
+        app.shutdown().await;
+    }
+
+    async fn a_command_with_a_bad_signature_is_refused(backend: Backend) {
+        let app = start(backend).await;
+        let response = app
+            .client
+            .post(app.url("/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", app.clock.now().timestamp().to_string())
+            .header("x-slack-signature", "v0=0000")
+            .body("command=%2Fswitchboard&text=run+greet&user_id=U0ADMIN001&channel_id=C1&trigger_id=1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(app.runs().await.is_empty());
+        app.shutdown().await;
+    }
+}
