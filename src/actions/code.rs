@@ -102,7 +102,7 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
 
 /// The journal of a script that waited and now runs again, if it has one.
 async fn load_journal(ctx: &StepContext<'_>) -> Result<Vec<Entry>, StepError> {
-    if !ctx.resumed {
+    if ctx.waited.is_none() {
         return Ok(Vec::new());
     }
     let transient = |what: String| StepError::Transient {

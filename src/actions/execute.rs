@@ -39,8 +39,9 @@ pub struct StepContext<'a> {
     pub secrets: &'a RunSecrets,
     /// The run's latest decided approval, for the steps after it.
     pub approval: Option<&'a ApprovalDecision>,
-    /// Whether this step waited before and now runs again.
-    pub resumed: bool,
+    /// What the step recorded when it began to wait, if it waited before and now runs
+    /// again.
+    pub waited: Option<&'a Value>,
 }
 
 impl StepContext<'_> {
@@ -222,6 +223,7 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         }
         Action::Code(code) => super::code::execute(code, ctx).await,
         Action::Approval(approval) => super::approval::execute(approval, ctx, &facts).await,
+        Action::Wait { duration } => Ok(super::wait::execute(*duration, ctx)),
         Action::Page {
             group,
             channel,

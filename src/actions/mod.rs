@@ -11,6 +11,7 @@ mod approval;
 mod code;
 mod execute;
 mod patch;
+mod wait;
 
 pub use execute::{GroupCache, StepContext, StepError, StepOutcome, Wait, execute};
 
@@ -51,6 +52,11 @@ pub enum Action {
     Code(CodeAction),
     /// Ask people to decide, and wait for them.
     Approval(ApprovalAction),
+    /// Pause the run for a while (no worker is held).
+    Wait {
+        /// How long.
+        duration: std::time::Duration,
+    },
     /// Mention a user group in a channel.
     Page {
         /// User group id (`S…`) or handle without `@`.
@@ -117,6 +123,7 @@ impl Action {
             Self::Page { .. } => "page",
             Self::Code(_) => "code",
             Self::Approval(_) => "approval",
+            Self::Wait { .. } => "wait",
         }
     }
 }

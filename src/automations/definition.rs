@@ -265,6 +265,13 @@ pub enum ActionSpec {
     /// `decision`, `decided_by`, `decision_reason` and `approval_title` are set for
     /// every step after it.
     Approval(Box<ApprovalSpec>),
+    /// Pause the run, e.g. for a follow-up the next day. The run holds no worker while
+    /// it waits, and survives restarts.
+    Wait {
+        /// How long: `90s`, `30m`, `4h`, `1d`, `1w`, or combined like `1d12h`.
+        #[serde(rename = "for")]
+        duration: String,
+    },
 }
 
 /// The `approval` action.
@@ -330,6 +337,7 @@ impl ActionSpec {
             Self::Page { .. } => "page",
             Self::Code { .. } => "code",
             Self::Approval(_) => "approval",
+            Self::Wait { .. } => "wait",
         }
     }
 }

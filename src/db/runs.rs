@@ -178,6 +178,20 @@ pub async fn requeue_expired(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i6
     .await
 }
 
+/// Puts back in the queue the runs waiting for time to pass (`wait` steps) whose time
+/// has come; returns their ids.
+pub async fn resume_delays(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE runs SET status = 'queued', run_after = $1, waiting_for = NULL, wait_deadline = NULL,
+             attempt = 0
+         WHERE status = 'waiting' AND waiting_for LIKE 'delay%' AND wait_deadline <= $1
+         RETURNING id",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+}
+
 /// Extends a lease; `false` means the lease is lost and the worker must stop.
 pub async fn renew_lease(
     pool: &AnyPool,

@@ -195,6 +195,10 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             }
         }
         let console = Mutex::new(Vec::new());
+        let waited: Option<Value> = previous
+            .filter(|s| s.status == "waiting")
+            .and_then(|s| s.output.as_deref())
+            .and_then(|o| serde_json::from_str(o).ok());
         let ctx = StepContext {
             env,
             run,
@@ -204,7 +208,7 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
             console: &console,
             secrets: journal.secrets,
             approval: approval.as_ref(),
-            resumed: previous.is_some_and(|s| s.status == "waiting"),
+            waited: waited.as_ref(),
         };
         let result = actions::execute(action, &ctx).await;
         journal.console(

@@ -29,10 +29,19 @@ pub async fn keep_alive(env: Arc<RunEnv>, run_id: i64, lost: CancellationToken) 
     }
 }
 
-/// Requeues runs with expired leases, periodically, until `stop`.
+/// Requeues runs with expired leases, and runs whose `wait` is over, periodically,
+/// until `stop`.
 pub async fn reap_expired(env: Arc<RunEnv>, stop: CancellationToken) {
     let every = (env.config.lease / 2).max(std::time::Duration::from_millis(200));
     loop {
+        match db::runs::resume_delays(env.db.writer(), env.clock.now_ms()).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(runs = ?ids, "runs whose wait is over are back in the queue");
+                env.wake.notify_waiters();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not resume runs whose wait is over"),
+        }
         match db::runs::requeue_expired(env.db.writer(), env.clock.now_ms()).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(runs = ?ids, "requeued runs whose worker stopped renewing its lease");

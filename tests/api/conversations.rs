@@ -9,7 +9,6 @@ use switchboard::db;
 
 use crate::helpers::events::{
     AGENT, OTHER_CHANNEL, REQUESTER, SUPPORT_CHANNEL, bot_message, message, reaction_added, reply,
-    team_join,
 };
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
@@ -219,20 +218,6 @@ priority = "high"
         assert!(runs.iter().all(|r| r.status == "succeeded"));
         let c = find(&app, SUPPORT_CHANNEL, "1700000000.000100").await.unwrap();
         assert_eq!(c.priority.as_str(), "critical");
-        app.shutdown().await;
-    }
-
-    async fn a_new_member_gets_the_welcome_dm(backend: Backend) {
-        let app = app(backend).example("welcome-new-member").spawn().await;
-        app.post_event(&team_join("EvJOIN1", "U0NEWBIE01", "new@example.com", "Engineer")).await;
-        let opens = app.slack.wait_for("conversations.open", 1, WAIT).await;
-        assert_eq!(opens[0].arg("users"), "U0NEWBIE01");
-        let posts = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
-        assert_eq!(posts[0].arg("channel"), "DU0NEWBIE01");
-        assert!(posts[0].arg("text").starts_with("Welcome aboard, New Person!"));
-        let runs = app.wait_for_runs_to_finish(WAIT).await;
-        assert_eq!(runs[0].trigger_kind, "user_joined");
-        assert_eq!(runs[0].conversation_id, None);
         app.shutdown().await;
     }
 }

@@ -10,6 +10,7 @@ mod escalation;
 mod fetch;
 mod kv;
 mod manual;
+mod onboarding;
 mod password_reset;
 mod reload;
 mod sandbox;

@@ -465,6 +465,13 @@ impl Checker<'_> {
                 })
             }
             ActionSpec::Code { file } => Action::Code(self.code(file, &at("file"))?),
+            ActionSpec::Wait { duration } => match super::duration::parse(duration) {
+                Ok(duration) => Action::Wait { duration },
+                Err(e) => {
+                    self.error(&at("for"), e);
+                    return None;
+                }
+            },
             // Reached only for approvals in branches, which `steps` refuses.
             ActionSpec::Approval(spec) => return self.approval(spec, kind, base, after_approval),
             ActionSpec::Page {
