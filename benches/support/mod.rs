@@ -21,6 +21,8 @@ pub fn example(name: &str) -> String {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// The server's database.
+    pub database_url: String,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -100,6 +102,7 @@ pub async fn start_server(
     Server {
         child,
         base,
+        database_url: url,
         _dir: dir,
         pg,
     }
