@@ -40,34 +40,15 @@ type = "reply"
 text = "Approved by {{decided_by}}"
 "#;
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let args: Vec<String> = std::env::args().collect();
-    let backends = match arg(&args, "--backend") {
-        Some(b) => vec![b],
-        None if std::env::var("TEST_DATABASE_URL").is_ok() => {
-            vec!["sqlite".to_owned(), "postgres".to_owned()]
-        }
-        None => vec!["sqlite".to_owned()],
-    };
-    let requests: usize = arg(&args, "--requests")
+    let backends = support::backends();
+    let requests: usize = support::arg("--requests")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let rate: u64 = arg(&args, "--click-rate")
+    let rate: u64 = support::arg("--click-rate")
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    support::runtime().block_on(async {
         println!(
             "switchboard approvals benchmark: {} logical CPUs, release build",
             std::thread::available_parallelism().map_or(0, |n| n.get())

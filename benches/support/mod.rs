@@ -13,6 +13,36 @@ use crate::fake_slack::{self, FakeSlack};
 
 pub const SECRET: &str = "bench-signing-secret";
 
+/// The value after `name` on the bench's command line.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The backends to measure: `--backend`, else SQLite and, when TEST_DATABASE_URL is
+/// set, PostgreSQL.
+pub fn backends() -> Vec<String> {
+    match arg("--backend") {
+        Some(b) => vec![b],
+        None if std::env::var("TEST_DATABASE_URL").is_ok() => {
+            vec!["sqlite".into(), "postgres".into()]
+        }
+        None => vec!["sqlite".into()],
+    }
+}
+
+/// The load generator's runtime: one thread, so the server keeps the other core.
+pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The example automation file `name`.
 pub fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/automations/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio_util::sync::CancellationToken;
 
-use super::{Registry, VersionedAutomation, load_dir};
+use super::{Automation, Registry, VersionedAutomation, load_dir};
 use crate::clock::Clock;
 use crate::db::{self, Db};
 
@@ -45,15 +45,7 @@ pub async fn reload(
         .collect();
     let mut installed = Vec::with_capacity(report.automations.len());
     for automation in report.automations {
-        let path = automation.path.display().to_string();
-        let content = db::automations::VersionContent {
-            automation_id: &automation.id,
-            content_hash: &automation.content_hash,
-            source: &automation.source,
-            path: &path,
-            scripts: &automation.scripts,
-        };
-        let version = db::automations::record_version(db.writer(), content, clock.now_ms()).await?;
+        let version = record_version(db, &automation, clock.now_ms()).await?;
         if previous
             .get(&automation.id)
             .is_none_or(|p| p.version != version)
@@ -85,6 +77,19 @@ pub async fn reload(
     crate::webhooks::ensure_tokens(db, &installed, clock.now_ms()).await?;
     registry.install(installed);
     Ok(())
+}
+
+/// The version number of `automation`'s content, recorded if it is new.
+pub async fn record_version(db: &Db, automation: &Automation, now_ms: i64) -> sqlx::Result<i64> {
+    let path = automation.path.display().to_string();
+    let content = db::automations::VersionContent {
+        automation_id: &automation.id,
+        content_hash: &automation.content_hash,
+        source: &automation.source,
+        path: &path,
+        scripts: &automation.scripts,
+    };
+    db::automations::record_version(db.writer(), content, now_ms).await
 }
 
 /// Reloads on file changes in `dir` and on `SIGHUP`, until `stop`.

@@ -63,15 +63,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let now = SystemClock.now_ms();
-    let path = automation.path.display().to_string();
-    let content = db::automations::VersionContent {
-        automation_id: &automation.id,
-        content_hash: &automation.content_hash,
-        source: &automation.source,
-        path: &path,
-        scripts: &automation.scripts,
-    };
-    let version = db::automations::record_version(db.writer(), content, now).await?;
+    let version = crate::automations::reload::record_version(&db, &automation, now).await?;
     let automation = VersionedAutomation {
         automation: std::sync::Arc::new(automation),
         version,
