@@ -22,6 +22,8 @@ use crate::ingest::{IngestContext, Ingestor};
 use crate::integrations::Integrations;
 use crate::kv::KvStore;
 use crate::manual::ManualDesk;
+use crate::runs::link::RunLinks;
+use crate::runs::page::RunPages;
 use crate::runs::{self, RunEnv};
 use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
@@ -109,6 +111,7 @@ impl App {
             workspaces: workspaces.clone(),
             secrets: secrets.clone(),
             kv: kv.clone(),
+            links: RunLinks::new(config.public_url.clone(), &signing_secret),
         });
 
         let router = http::router(AppState {
@@ -117,6 +120,7 @@ impl App {
             approvals: ApprovalDesk::new(env.clone()),
             webhooks: WebhookDoor::new(env.clone(), &config.webhooks),
             manual: ManualDesk::new(env.clone(), config.manual.clone()),
+            run_pages: RunPages::new(env.clone()),
             webhook_max_body: config.webhooks.max_body_bytes,
             db: db.clone(),
             clock: clock.clone(),

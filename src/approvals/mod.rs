@@ -9,6 +9,7 @@
 //! place, tells the requester's thread, and continues with the decision. Deadlines and
 //! reminders are kept by [`sweeper`].
 
+pub mod audit;
 pub mod blocks;
 pub mod desk;
 pub mod step;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::ApprovalsCommand;
+use crate::approvals::audit::summary;
 use crate::clock::format_ms;
 use crate::db::Db;
 use crate::db::approvals::{self, ApprovalRecord, Vote};
@@ -106,38 +107,6 @@ fn table(list: &[ApprovalRecord]) -> String {
     }
     if list.is_empty() {
         out.push_str("(no approval requests)\n");
-    }
-    out
-}
-
-/// The lines that describe a request's outcome and votes (also used by `runs show`).
-pub(super) fn summary(a: &ApprovalRecord, votes: &[Vote]) -> String {
-    let mut out = String::new();
-    let decided = match (&a.decided_by, a.decided_at) {
-        (Some(by), Some(at)) => format!(" by {by} at {}", format_ms(at)),
-        (None, Some(at)) => format!(" at {}", format_ms(at)),
-        _ => String::new(),
-    };
-    let reason = a
-        .decision_reason
-        .as_deref()
-        .map(|r| format!(": {r}"))
-        .unwrap_or_default();
-    let _ = writeln!(out, "{} {}{decided}{reason}", a.id, a.status.to_uppercase());
-    let _ = writeln!(out, "  title      {}", a.title);
-    for v in votes {
-        let reason = v
-            .reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  vote       {} {} at {}{reason}",
-            v.user_id,
-            v.decision,
-            format_ms(v.voted_at)
-        );
     }
     out
 }

@@ -34,7 +34,7 @@ pub async fn run(config: &Config, command: AutomationsCommand) -> anyhow::Result
                 TriggerKind::Webhook => Some(token(config, &a.id, false).await?),
                 _ => None,
             };
-            print!("{}", details(a, token.as_ref()));
+            print!("{}", details(a, token.as_ref(), config));
             Ok(ExitCode::SUCCESS)
         }
         AutomationsCommand::RotateWebhook { id } => {
@@ -46,7 +46,10 @@ pub async fn run(config: &Config, command: AutomationsCommand) -> anyhow::Result
                 );
             }
             let token = token(config, &a.id, true).await?;
-            println!("new webhook URL for {id}: /hooks/{}", token.token);
+            println!(
+                "new webhook URL for {id}: {}",
+                hook_url(config, &token.token)
+            );
             println!("the previous URL stopped working");
             Ok(ExitCode::SUCCESS)
         }
@@ -104,7 +107,7 @@ fn table(automations: &[Automation]) -> String {
     out
 }
 
-fn details(a: &Automation, token: Option<&db::doors::WebhookToken>) -> String {
+fn details(a: &Automation, token: Option<&db::doors::WebhookToken>, config: &Config) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}  ({})", a.id, a.name);
     if let Some(d) = &a.description {
@@ -114,7 +117,7 @@ fn details(a: &Automation, token: Option<&db::doors::WebhookToken>) -> String {
     let _ = writeln!(out, "enabled       {}", a.enabled);
     let _ = writeln!(out, "trigger       {}", a.trigger.kind);
     if let Some(t) = token {
-        let _ = writeln!(out, "webhook URL   https://YOUR-HOST/hooks/{}", t.token);
+        let _ = writeln!(out, "webhook URL   {}", hook_url(config, &t.token));
         let _ = writeln!(
             out,
             "              (since {}; `switchboard automations rotate-webhook {}` replaces it)",
@@ -143,4 +146,14 @@ fn details(a: &Automation, token: Option<&db::doors::WebhookToken>) -> String {
     let steps: Vec<&str> = a.steps.iter().map(|s| s.action.type_name()).collect();
     let _ = writeln!(out, "steps         {}", steps.join(" → "));
     out
+}
+
+/// A webhook's URL under `SWITCHBOARD_PUBLIC_URL`, or its path when that is not set.
+fn hook_url(config: &Config, token: &str) -> String {
+    match &config.public_url {
+        Some(base) => format!("{base}hooks/{token}"),
+        None => {
+            format!("https://YOUR-HOST/hooks/{token} (set SWITCHBOARD_PUBLIC_URL to show the host)")
+        }
+    }
 }

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::launch::{self, Launched};
 use crate::manual::{self, ManualStart};
+use crate::runs::report::RunReport;
 use crate::trigger::TriggerKind;
 
 /// What `switchboard run` was asked.
@@ -137,9 +138,9 @@ async fn wait_for(db: &Db, run_id: i64, within: Duration) -> anyhow::Result<Exit
             .await?
             .ok_or_else(|| anyhow::anyhow!("run {run_id} vanished"))?;
         if run.status == "succeeded" || run.status == "failed" {
-            let steps = db::runs::steps(db.reader(), run_id).await?;
-            let log = db::runs::log_lines(db.reader(), run_id).await?;
-            print!("{}", super::runs::details(&run, &steps, &log));
+            if let Some(report) = RunReport::load(db, run_id).await? {
+                print!("{}", report.text(true));
+            }
             return Ok(if run.status == "succeeded" {
                 ExitCode::SUCCESS
             } else {

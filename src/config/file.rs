@@ -12,6 +12,7 @@ use super::{ConfigError, SecretString, SqliteSync};
 #[serde(deny_unknown_fields)]
 pub(super) struct FileConfig {
     pub(super) listen: Option<String>,
+    pub(super) public_url: Option<String>,
     pub(super) automations: Option<PathBuf>,
     #[serde(default)]
     pub(super) slack: FileSlack,

@@ -55,6 +55,9 @@ impl<'de> Deserialize<'de> for SecretString {
 pub struct Config {
     /// Address the HTTP server binds (`SWITCHBOARD_LISTEN`).
     pub listen: SocketAddr,
+    /// Where people's browsers and other systems reach this server
+    /// (`SWITCHBOARD_PUBLIC_URL`), for run links and webhook URLs.
+    pub public_url: Option<Url>,
     /// Directory of automation files (`SWITCHBOARD_AUTOMATIONS`).
     pub automations_dir: PathBuf,
     /// Slack app credentials and Web API location.
@@ -213,6 +216,13 @@ impl Config {
             )
         })?;
 
+        let public_url = env
+            .get("SWITCHBOARD_PUBLIC_URL")
+            .or(f.public_url)
+            .filter(|u| !u.is_empty())
+            .map(|u| parse_base_url(&u, "SWITCHBOARD_PUBLIC_URL", "public_url"))
+            .transpose()?;
+
         let automations_dir = env
             .get("SWITCHBOARD_AUTOMATIONS")
             .map(PathBuf::from)
@@ -351,6 +361,7 @@ impl Config {
         let manual = doors::manual(&f.manual, env)?;
         Ok(Config {
             listen,
+            public_url,
             automations_dir,
             slack,
             database,
@@ -406,6 +417,15 @@ mod tests {
         assert_eq!(config.automations_dir, PathBuf::from("./automations"));
         assert!(config.support.channels.is_none());
         assert!(config.require_signing_secret().is_err());
+        assert_eq!(config.public_url, None);
+        let with = Config::load_from(
+            None,
+            &env(&[("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com/x")]),
+        );
+        assert_eq!(
+            with.unwrap().public_url.unwrap().as_str(),
+            "https://sb.example.com/x/"
+        );
     }
 
     #[test]
@@ -413,6 +433,11 @@ mod tests {
         let cases = [
             ("SWITCHBOARD_LISTEN", "nowhere", "SWITCHBOARD_LISTEN"),
             ("SLACK_API_URL", "ftp://x/", "SLACK_API_URL"),
+            (
+                "SWITCHBOARD_PUBLIC_URL",
+                "sb.example.com",
+                "SWITCHBOARD_PUBLIC_URL",
+            ),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             ("SWITCHBOARD_WORKERS", "many", "SWITCHBOARD_WORKERS"),
             ("SWITCHBOARD_SQLITE_SYNC", "off", "SWITCHBOARD_SQLITE_SYNC"),

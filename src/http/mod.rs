@@ -12,6 +12,8 @@ mod health;
 mod hooks;
 /// `POST /slack/interactions`: buttons and dialogs.
 mod interactions;
+/// `GET /runs/{id}`: a run's page, for whoever holds its link.
+mod runs;
 /// Slack request signatures on the raw body.
 mod verify;
 
@@ -30,6 +32,7 @@ use crate::config::SecretString;
 use crate::db::Db;
 use crate::ingest::Ingestor;
 use crate::manual::ManualDesk;
+use crate::runs::page::RunPages;
 use crate::webhooks::WebhookDoor;
 
 /// Largest request body accepted; Slack's payloads are far smaller.
@@ -48,6 +51,8 @@ pub struct AppState {
     pub webhooks: WebhookDoor,
     /// Takes manual runs from Slack.
     pub manual: ManualDesk,
+    /// Answers run links.
+    pub run_pages: RunPages,
     /// Largest webhook body.
     pub webhook_max_body: usize,
     /// For the health check.
@@ -66,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/slack/commands", post(commands::receive_command))
         .route("/healthz", get(health::health))
+        .route("/runs/{id}", get(runs::show_run))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route(
             "/hooks/{token}",

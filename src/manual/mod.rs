@@ -210,7 +210,7 @@ impl ManualDesk {
             self.request(&command.user, BTreeMap::new(), conversation, &origin),
         )
         .await?;
-        Ok(started(&automation, run))
+        Ok(self.started(&automation, run))
     }
 
     /// Handles the message shortcut and the submissions of the picker and the form.
@@ -373,7 +373,8 @@ impl ManualDesk {
         match start(&self.env, automation, request).await {
             Ok(run) => {
                 if let Some(channel) = &origin.channel {
-                    self.tell(user, channel, &started(automation, run)).await;
+                    self.tell(user, channel, &self.started(automation, run))
+                        .await;
                 }
                 None
             }
@@ -550,6 +551,18 @@ impl ManualDesk {
         }
     }
 
+    /// The answer to a started run: where to follow it, and that its end will be told.
+    fn started(&self, automation: &VersionedAutomation, run: i64) -> String {
+        let follow = match self.env.links.url(run, self.env.clock.now()) {
+            Some(url) => format!("<{url}|Follow it here>"),
+            None => format!("`switchboard runs show {run}` has the details"),
+        };
+        format!(
+            ":arrow_forward: Started *{}* (run {run}). {follow}; I'll tell you here when it has finished.",
+            automation.automation.name
+        )
+    }
+
     async fn tell(&self, user: &str, channel: &str, text: &str) {
         crate::runs::notify::tell(&self.env, user, Some(channel), text).await;
     }
@@ -562,13 +575,6 @@ fn busy() -> UserError {
 fn usage(command: &str) -> String {
     format!(
         "Use `{command}` to list what you may run, and `{command} run <automation> [conversation number or link]` to run one."
-    )
-}
-
-fn started(automation: &VersionedAutomation, run: i64) -> String {
-    format!(
-        ":arrow_forward: Started *{}* (run {run}). I'll tell you here when it has finished; `switchboard runs show {run}` has the details.",
-        automation.automation.name
     )
 }
 

@@ -15,7 +15,10 @@
 pub mod changes;
 mod executor;
 mod lease;
+pub mod link;
 pub mod notify;
+pub mod page;
+pub mod report;
 pub mod retry;
 
 use std::sync::Arc;
@@ -38,6 +41,7 @@ use crate::script::pool::SandboxPool;
 use crate::secrets::SecretStore;
 use crate::slack::SlackClient;
 use crate::workspace::Workspaces;
+use link::RunLinks;
 
 /// What executing runs needs.
 #[derive(Debug)]
@@ -70,6 +74,8 @@ pub struct RunEnv {
     pub secrets: SecretStore,
     /// The scripts' key-value store.
     pub kv: KvStore,
+    /// Links to follow a run in a browser.
+    pub links: RunLinks,
 }
 
 /// How long shutdown waits for runs in flight before putting them back in the queue.

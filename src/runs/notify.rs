@@ -44,12 +44,14 @@ pub async fn run_finished(env: &RunEnv, run: &ClaimedRun, status: RunStatus, err
         .registry
         .version(&run.automation_id, run.automation_version)
         .map_or_else(|| run.automation_id.clone(), |a| a.name.clone());
+    let id = match env.links.url(run.id, env.clock.now()) {
+        Some(url) => format!("<{url}|run {}>", run.id),
+        None => format!("run {}", run.id),
+    };
     let text = match (status, error) {
-        (RunStatus::Succeeded, _) => {
-            format!(":white_check_mark: *{name}* finished (run {}).", run.id)
-        }
-        (_, Some(e)) => format!(":x: *{name}* failed (run {}): {e}", run.id),
-        (status, None) => format!("*{name}* ended: {} (run {}).", status.as_str(), run.id),
+        (RunStatus::Succeeded, _) => format!(":white_check_mark: *{name}* finished ({id})."),
+        (_, Some(e)) => format!(":x: *{name}* failed ({id}): {e}"),
+        (status, None) => format!("*{name}* ended: {} ({id}).", status.as_str()),
     };
     tell(env, user, Some(channel), &text).await;
 }

@@ -117,6 +117,34 @@ fn ephemeral_texts(app: &TestApp, user: &str) -> Vec<String> {
         .collect()
 }
 
+/// The run link in a Slack message, as the path and query under the public URL.
+fn run_link(text: &str) -> String {
+    let start = text
+        .find("<https://sb.example.com")
+        .unwrap_or_else(|| panic!("no run link in {text}"));
+    let url = &text[start + 1..];
+    let url = url::Url::parse(&url[..url.find('|').unwrap()]).unwrap();
+    format!("{}?{}", url.path(), url.query().unwrap())
+}
+
+/// Opens a run link as a browser behind the public URL's proxy would, which strips
+/// the `/switchboard` prefix.
+async fn get_page(app: &TestApp, link: &str) -> (u16, String) {
+    let path = link.strip_prefix("/switchboard").unwrap_or(link);
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    (status, response.text().await.unwrap())
+}
+
 on_both_backends! {
     async fn the_command_lists_what_each_person_may_run(backend: Backend) {
         let app = start(backend).await;
@@ -138,6 +166,7 @@ on_both_backends! {
         let app = start(backend).await;
         let answer = command(&app, IT_MANAGERS[0], "run greet").await;
         assert!(answer.contains("Started *Greet* (run "), "{answer}");
+        assert!(answer.contains("`switchboard runs show "), "without a public URL, the CLI follows it: {answer}");
         let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
         assert_eq!(post[0].arg("text"), format!("hello from <@{}>", IT_MANAGERS[0]));
         let runs = app.wait_for_runs_to_finish(WAIT).await;
@@ -265,6 +294,55 @@ on_both_backends! {
         assert!(stdout.contains("queued run") && stdout.contains("SUCCEEDED"), "{stdout}");
         let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
         assert_eq!(post[0].arg("text"), "3 × pro for <@U0NEWBIE01>");
+        app.shutdown().await;
+    }
+
+    async fn a_manual_run_links_to_a_page_that_follows_it(backend: Backend) {
+        let later = "name = \"Later\"\n[trigger]\ntype = \"manual\"\n[[actions]]\ntype = \"wait\"\nfor = \"1d\"\n";
+        let app = app(backend)
+            .automation("greet", GREET)
+            .automation("later", later)
+            .env("SWITCHBOARD_ADMINS", ADMIN)
+            .env("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com/switchboard")
+            .spawn()
+            .await;
+        let answer = command(&app, ADMIN, "run greet").await;
+        let link = run_link(&answer);
+        app.wait_for_runs_to_finish(WAIT).await;
+        let page = get_page(&app, &link).await;
+        assert_eq!(page.0, 200);
+        for shown in ["Greet", "succeeded", "post", "This link works until"] {
+            assert!(page.1.contains(shown), "{shown} missing from {}", page.1);
+        }
+        assert!(!page.1.contains("http-equiv=\"refresh\""), "a finished run's page stays still");
+        // The outcome message links to the page too.
+        app.slack.wait_for("chat.postEphemeral", 1, WAIT).await;
+        let told = ephemeral_texts(&app, ADMIN);
+        assert!(told[0].contains("*Greet* finished (<https://sb.example.com/switchboard/runs/"), "{told:?}");
+
+        // A waiting run's page says what it waits for and refreshes itself.
+        let link = run_link(&command(&app, ADMIN, "run later").await);
+        app.wait_for_status("waiting", WAIT).await;
+        let page = get_page(&app, &link).await;
+        assert!(page.1.contains("waiting") && page.1.contains("http-equiv=\"refresh\""), "{}", page.1);
+
+        // Any change to the link opens nothing, and says so the same way.
+        let (path, query) = link.split_once('?').unwrap();
+        let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
+        let key_at = query.find("key=").unwrap() + 4;
+        let flipped = if &query[key_at..key_at + 1] == "0" { "1" } else { "0" };
+        let forged = [
+            format!("{path}?{}{flipped}{}", &query[..key_at], &query[key_at + 1..]),
+            format!("{}/{}?{query}", path.rsplit_once('/').unwrap().0, id - 1),
+            path.to_owned(),
+            format!("{path}?until=9999999999&{}", &query[query.find("key=").unwrap()..]),
+            "/switchboard/runs/not-a-number?until=1&key=00".to_owned(),
+        ];
+        for forged in forged {
+            let (status, body) = get_page(&app, &forged).await;
+            assert_eq!(status, 404, "{forged}");
+            assert!(body.contains("does not open a run"), "{body}");
+        }
         app.shutdown().await;
     }
 
