@@ -223,11 +223,14 @@ pub enum TriggerEvent {
         user: String,
         /// The input fields, checked against the automation's declarations.
         inputs: serde_json::Map<String, serde_json::Value>,
-        /// `slash_command`, `shortcut` or `cli`.
+        /// `slash_command`, `shortcut`, `message` or `cli`.
         source: String,
         /// The channel where it was started from Slack: the outcome is told there.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// The thread of that channel, when it was started by a message in a thread.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_thread: Option<String>,
     },
     /// A call of the automation's webhook URL.
     Webhook {

@@ -104,6 +104,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         conversation: conversation.clone(),
         source: "cli".into(),
         reply_to: None,
+        reply_thread: None,
     };
     let trigger = match manual::trigger(&automation, request, team) {
         Ok(t) => t,

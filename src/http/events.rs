@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::verify::signed_body;
 use super::{ApiError, AppState};
+use crate::ingest::IngestOutcome;
 use crate::slack::events::{self, EventsPayload};
 
 /// Receives an Events API request: verify, decode, record durably, then answer.
@@ -28,12 +29,18 @@ pub async fn receive_event(
             tracing::info!("answered Slack's url_verification");
             Ok(Json(json!({ "challenge": challenge })).into_response())
         }
-        EventsPayload::Event(event) => {
-            state
+        EventsPayload::Event(mut event) => {
+            let command = state.manual.take_message_command(&mut event);
+            let outcome = state
                 .ingestor
                 .ingest(event)
                 .await
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            // A command typed to the bot is answered once, not again for Slack's retries.
+            if let Some(command) = command.filter(|_| !matches!(outcome, IngestOutcome::Duplicate))
+            {
+                state.manual.spawn_message_command(command);
+            }
             Ok(Json(json!({ "ok": true })).into_response())
         }
         EventsPayload::AppRateLimited { team_id } => {

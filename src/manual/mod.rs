@@ -7,7 +7,9 @@
 //! person is told comes back as a [`UserError`] (an ephemeral message, or an error on
 //! the form), never an internal error.
 
+mod access;
 pub mod inputs;
+pub mod message;
 pub mod modal;
 
 use std::collections::BTreeMap;
@@ -20,12 +22,12 @@ use crate::config::ManualConfig;
 use crate::conversations::Conversation;
 use crate::db;
 use crate::launch::{self, Launched};
-use crate::principal::{self, Principal};
 use crate::runs::RunEnv;
 use crate::slack::client::object;
 use crate::slack::commands::SlashCommand;
 use crate::slack::interactions::Interaction;
-use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
+use crate::trigger::{Activity, InboundEvent, Trigger, TriggerEvent, TriggerKind};
+use message::MessageCommand;
 use modal::Origin;
 
 /// What a person is told when their manual run does not start.
@@ -42,10 +44,12 @@ pub struct ManualStart {
     pub given: BTreeMap<String, Value>,
     /// The conversation it runs on.
     pub conversation: Option<Conversation>,
-    /// `slash_command`, `shortcut` or `cli`.
+    /// `slash_command`, `shortcut`, `message` or `cli`.
     pub source: String,
-    /// Where to tell the outcome.
+    /// Where to tell the outcome: a channel,
     pub reply_to: Option<String>,
+    /// and a thread in it.
+    pub reply_thread: Option<String>,
 }
 
 /// Checks inputs and queues a manual run of `automation`.
@@ -94,7 +98,7 @@ pub fn trigger(
         .ok_or_else(|| UserError(format!("`{}` is not run by hand", a.id)))?;
     if rule.needs_conversation && request.conversation.is_none() {
         return Err(UserError(format!(
-            "*{}* runs on a conversation: use the \"Run automation\" shortcut on one of its messages, or `run {} <conversation id>`",
+            "*{}* runs on a conversation: use the \"Run automation\" shortcut on one of its messages, mention me in its thread with `run {}`, or give its number after the command",
             a.name, a.id
         )));
     }
@@ -120,6 +124,7 @@ pub fn trigger(
             inputs,
             source: request.source,
             reply_to: request.reply_to,
+            reply_thread: request.reply_thread,
         },
     })
 }
@@ -141,7 +146,7 @@ impl ManualDesk {
     pub async fn command(&self, command: SlashCommand) -> Value {
         let words: Vec<&str> = command.text.split_whitespace().collect();
         let text = match words.as_slice() {
-            [] | ["list"] | ["help"] => self.list(&command).await,
+            [] | ["list"] | ["help"] => self.list(&command.user, usage(&command.command)).await,
             ["run", id, rest @ ..] => self.run_command(&command, id, rest).await,
             _ => Ok(format!(
                 "I don't know `{} {}`.\n{}",
@@ -154,8 +159,77 @@ impl ManualDesk {
         json!({ "response_type": "ephemeral", "text": text })
     }
 
-    async fn list(&self, command: &SlashCommand) -> Result<String, UserError> {
-        let runnable = self.runnable_by(&command.user).await?;
+    /// Takes a command typed to the bot at the start of `event`'s message (see
+    /// [`message`]). Such a message is addressed to switchboard, not part of a support
+    /// conversation: `event` is left with only its id to record, so that Slack's
+    /// retries are recognised.
+    pub fn take_message_command(&self, event: &mut InboundEvent) -> Option<MessageCommand> {
+        let bot = self.env.workspaces.get(&event.team_id)?.bot_user_id;
+        let command = message::recognise(&event.activity, &bot)?;
+        event.activity = Activity::Ignored {
+            event_type: "command to switchboard".into(),
+        };
+        Some(command)
+    }
+
+    /// Answers a command typed to the bot, privately in its thread. It runs after the
+    /// event is acknowledged: checking permissions may take Slack calls.
+    pub fn spawn_message_command(&self, command: MessageCommand) {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(user = %command.user, channel = %command.channel, text = %command.text, "command in a message");
+            let text = desk
+                .message_answer(&command)
+                .await
+                .unwrap_or_else(|e| format!(":warning: {e}"));
+            let (channel, thread) = (Some(command.channel.as_str()), Some(command.thread()));
+            crate::runs::notify::tell(&desk.env, &command.user, channel, thread, &text).await;
+        });
+    }
+
+    async fn message_answer(&self, command: &MessageCommand) -> Result<String, UserError> {
+        let words = message::words(&command.text);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            [] | ["list"] | ["help"] => self.list(&command.user, message_usage()).await,
+            ["run", id, rest @ ..] => self.run_from_message(command, id, rest).await,
+            _ => Ok(format!(
+                "I don't know `{}`.\n{}",
+                command.text,
+                message_usage()
+            )),
+        }
+    }
+
+    async fn run_from_message(
+        &self,
+        command: &MessageCommand,
+        id: &str,
+        rest: &[&str],
+    ) -> Result<String, UserError> {
+        let automation = self.automation(id)?;
+        self.check_allowed(&command.user, &automation).await?;
+        let rest: Vec<String> = rest.iter().map(|w| (*w).to_owned()).collect();
+        let given = message::inputs(&rest).map_err(UserError)?;
+        let request = ManualStart {
+            user: command.user.clone(),
+            given,
+            conversation: self.tracked(&command.channel, command.thread()).await?,
+            source: "message".into(),
+            reply_to: Some(command.channel.clone()),
+            reply_thread: Some(command.thread().to_owned()),
+        };
+        match start(&self.env, &automation, request).await {
+            Ok(run) => Ok(self.started(&automation, run)),
+            Err(e) if self.has_inputs(&automation) => Err(UserError(format!(
+                "{e}\nGive inputs as `name=value` after the automation's id, or use the \"Run automation\" shortcut on a message to fill in a form."
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, user: &str, usage: String) -> Result<String, UserError> {
+        let runnable = self.runnable_by(user).await?;
         if runnable.is_empty() {
             return Ok("There are no automations you may run by hand.".into());
         }
@@ -172,9 +246,8 @@ impl ManualDesk {
             })
             .collect();
         Ok(format!(
-            "Automations you may run:\n{}\n{}",
+            "Automations you may run:\n{}\n{usage}",
             lines.join("\n"),
-            usage(&command.command)
         ))
     }
 
@@ -255,15 +328,9 @@ impl ManualDesk {
     }
 
     async fn shortcut(&self, user: &str, trigger_id: &str, channel: &str, thread_ts: &str) {
-        let conversation = {
-            let conn = self.env.db.reader().acquire().await;
-            match conn {
-                Ok(mut conn) => db::conversations::find_by_message(&mut conn, channel, thread_ts)
-                    .await
-                    .ok()
-                    .flatten(),
-                Err(_) => None,
-            }
+        let conversation = match self.tracked(channel, thread_ts).await {
+            Ok(c) => c,
+            Err(e) => return self.tell(user, channel, &e.0).await,
         };
         let runnable = match self.runnable_by(user).await {
             Ok(r) => r,
@@ -395,6 +462,7 @@ impl ManualDesk {
             conversation,
             source: origin.source.clone(),
             reply_to: origin.channel.clone(),
+            reply_thread: None,
         }
     }
 
@@ -409,81 +477,6 @@ impl ManualDesk {
             .manual
             .as_ref()
             .is_some_and(|m| !m.inputs.is_empty())
-    }
-
-    /// The manual automations `user` may run.
-    async fn runnable_by(&self, user: &str) -> Result<Vec<VersionedAutomation>, UserError> {
-        let mut runnable = Vec::new();
-        for a in self.env.registry.current().iter() {
-            if a.automation.enabled
-                && a.automation.trigger.manual.is_some()
-                && self.allowed(user, a).await?
-            {
-                runnable.push(a.clone());
-            }
-        }
-        Ok(runnable)
-    }
-
-    async fn check_allowed(
-        &self,
-        user: &str,
-        automation: &VersionedAutomation,
-    ) -> Result<(), UserError> {
-        if self.allowed(user, automation).await? {
-            Ok(())
-        } else {
-            Err(UserError(format!(
-                "You may not run *{}*: ask an admin to add you to its `allowed` list or to `manual.admins`.",
-                automation.automation.name
-            )))
-        }
-    }
-
-    async fn allowed(
-        &self,
-        user: &str,
-        automation: &VersionedAutomation,
-    ) -> Result<bool, UserError> {
-        let own = automation
-            .automation
-            .trigger
-            .manual
-            .as_ref()
-            .map(|m| m.allowed.as_slice())
-            .unwrap_or_default();
-        let people: Vec<Principal> = self.config.admins.iter().chain(own).cloned().collect();
-        let unavailable = |e: crate::actions::StepError| {
-            tracing::warn!(error = %e, "could not check who may run automations");
-            UserError(
-                "switchboard could not check your permissions with Slack; try again in a moment"
-                    .into(),
-            )
-        };
-        if people.is_empty() {
-            let body = self
-                .env
-                .slack
-                .call("users.info", &object(json!({ "user": user })))
-                .await
-                .map_err(|e| unavailable(e.into()))?;
-            let flag = |name: &str| {
-                body.pointer(&format!("/user/{name}"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-            };
-            return Ok(flag("is_admin") || flag("is_owner") || flag("is_primary_owner"));
-        }
-        if people
-            .iter()
-            .any(|p| matches!(p, Principal::User(u) if u == user))
-        {
-            return Ok(true);
-        }
-        let members = principal::members(&self.env.slack, &self.env.groups, &people)
-            .await
-            .map_err(unavailable)?;
-        Ok(members.iter().any(|m| m == user))
     }
 
     /// A conversation by `42`, `#42` or a Slack permalink to one of its messages.
@@ -525,6 +518,18 @@ impl ManualDesk {
             .ok_or_else(|| UserError(format!("no conversation is tracked for {reference}")))
     }
 
+    /// The conversation tracked by the thread that starts at `thread_ts`, if any.
+    async fn tracked(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Option<Conversation>, UserError> {
+        let mut conn = self.env.db.reader().acquire().await.map_err(|_| busy())?;
+        db::conversations::find_by_message(&mut conn, channel, thread_ts)
+            .await
+            .map_err(|_| busy())
+    }
+
     async fn conversation_by_id(&self, id: i64) -> Result<Conversation, UserError> {
         let mut conn = self.env.db.reader().acquire().await.map_err(|_| busy())?;
         db::conversations::get(&mut conn, id)
@@ -564,12 +569,16 @@ impl ManualDesk {
     }
 
     async fn tell(&self, user: &str, channel: &str, text: &str) {
-        crate::runs::notify::tell(&self.env, user, Some(channel), text).await;
+        crate::runs::notify::tell(&self.env, user, Some(channel), None, text).await;
     }
 }
 
 fn busy() -> UserError {
     UserError("switchboard's database is busy; try again in a moment".into())
+}
+
+fn message_usage() -> String {
+    "Mention me at the start of a message: `list`, or `run <automation> [name=value]…`; in a conversation's thread, the run is on that conversation.".into()
 }
 
 fn usage(command: &str) -> String {

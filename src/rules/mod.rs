@@ -122,6 +122,7 @@ mod tests {
             inputs: serde_json::Map::new(),
             source: "cli".into(),
             reply_to: None,
+            reply_thread: None,
         })
     }
 

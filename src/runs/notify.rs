@@ -8,11 +8,21 @@ use crate::db::runs::{ClaimedRun, RunStatus};
 use crate::slack::client::object;
 use crate::trigger::TriggerEvent;
 
-/// Tells `user` privately: an ephemeral message in `channel`, or a DM when there is no
-/// channel or the bot cannot post there.
-pub async fn tell(env: &RunEnv, user: &str, channel: Option<&str>, text: &str) {
+/// Tells `user` privately: an ephemeral message in `channel` (in `thread_ts`, when
+/// given), or a DM when there is no channel or the bot cannot post there.
+pub async fn tell(
+    env: &RunEnv,
+    user: &str,
+    channel: Option<&str>,
+    thread_ts: Option<&str>,
+    text: &str,
+) {
     if let Some(channel) = channel {
-        let args = object(json!({ "channel": channel, "user": user, "text": text }));
+        let mut args = json!({ "channel": channel, "user": user, "text": text });
+        if let Some(thread_ts) = thread_ts {
+            args["thread_ts"] = json!(thread_ts);
+        }
+        let args = object(args);
         match env.slack.call("chat.postEphemeral", &args).await {
             Ok(_) => return,
             Err(e) => {
@@ -35,6 +45,7 @@ pub async fn run_finished(env: &RunEnv, run: &ClaimedRun, status: RunStatus, err
     let TriggerEvent::Manual {
         user,
         reply_to: Some(channel),
+        reply_thread,
         ..
     } = &run.trigger.event
     else {
@@ -53,5 +64,5 @@ pub async fn run_finished(env: &RunEnv, run: &ClaimedRun, status: RunStatus, err
         (_, Some(e)) => format!(":x: *{name}* failed ({id}): {e}"),
         (status, None) => format!("*{name}* ended: {} ({id}).", status.as_str()),
     };
-    tell(env, user, Some(channel), &text).await;
+    tell(env, user, Some(channel), reply_thread.as_deref(), &text).await;
 }

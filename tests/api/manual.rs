@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard::db;
 
-use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message};
-use crate::helpers::fake_slack::{IT_MANAGERS, WORKSPACE_ADMIN};
+use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
+use crate::helpers::fake_slack::{BOT_USER, IT_MANAGERS, WORKSPACE_ADMIN};
 use crate::helpers::interactions::{message_shortcut, submitted};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
@@ -114,6 +114,18 @@ fn ephemeral_texts(app: &TestApp, user: &str) -> Vec<String> {
         .iter()
         .filter(|c| c.arg("user") == user)
         .map(|c| c.arg("text").to_owned())
+        .collect()
+}
+
+/// The first `n` private answers, as "user text"; each must be in the thread.
+async fn thread_answers(app: &TestApp, n: usize) -> Vec<String> {
+    let calls = app.slack.wait_for("chat.postEphemeral", n, WAIT).await;
+    for c in &calls {
+        assert_eq!(c.arg("thread_ts"), THREAD, "{c:?}");
+    }
+    calls
+        .iter()
+        .map(|c| format!("{} {}", c.arg("user"), c.arg("text")))
         .collect()
 }
 
@@ -294,6 +306,56 @@ on_both_backends! {
         assert!(stdout.contains("queued run") && stdout.contains("SUCCEEDED"), "{stdout}");
         let post = app.slack.wait_for("chat.postMessage", 1, WAIT).await;
         assert_eq!(post[0].arg("text"), "3 × pro for <@U0NEWBIE01>");
+        app.shutdown().await;
+    }
+
+    async fn mentioning_the_bot_in_a_thread_runs_on_its_conversation(backend: Backend) {
+        let app = start(backend).await;
+        let id = open_conversation(&app).await;
+        let say = |n: u32, user: &str, text: &str| {
+            reply(&format!("EvCMD{n}"), SUPPORT_CHANNEL, user, THREAD, &format!("1700000001.00000{n}"), &format!("<@{BOT_USER}> {text}"))
+        };
+
+        let triage = say(1, ADMIN, "run triage");
+        assert_eq!(app.post_event(&triage).await.status().as_u16(), 200);
+        // The run is queued after Slack's answer: the person is told when it is.
+        thread_answers(&app, 1).await;
+        let runs = app.wait_for_runs_to_finish(WAIT).await;
+        assert_eq!((runs[0].trigger_kind.as_str(), runs[0].conversation_id), ("manual", Some(id)));
+        assert_eq!(app.slack.thread(THREAD).last().unwrap(), &format!("triaged by <@{ADMIN}>"));
+        let told = thread_answers(&app, 2).await;
+        assert!(told[0].starts_with(ADMIN) && told[0].contains("Started *Triage*"), "{told:?}");
+        assert!(told[1].contains("*Triage* finished"), "{told:?}");
+        // The command is not a message of the conversation.
+        let mut conn = app.db.reader().acquire().await.unwrap();
+        let c = db::conversations::get(&mut conn, id).await.unwrap().unwrap();
+        drop(conn);
+        assert_eq!(c.tags, ["triaged"]);
+        assert_eq!(app.count("messages").await, 1, "only the request is a message");
+        // Slack's retry of the same message starts nothing more.
+        assert_eq!(app.post_event_retry(&triage, 1).await.status().as_u16(), 200);
+
+        // Inputs are name=value words; people and channels may be mentioned.
+        app.post_event(&say(2, ADMIN, "run laptop who=<@U0NEWBIE01> count=2 model=pro")).await;
+        let post = app.slack.wait_for("chat.postMessage", 2, WAIT).await;
+        assert_eq!(post[1].arg("text"), "2 × pro for <@U0NEWBIE01>", "after the triage reply");
+        app.post_event(&say(3, ADMIN, "run laptop count=9")).await;
+        let told = thread_answers(&app, 5).await;
+        let refused = told.iter().find(|t| t.contains("was not started")).expect("bad inputs are refused");
+        assert!(refused.contains("`who`") && refused.contains("`count`") && refused.contains("shortcut"), "{refused}");
+
+        app.post_event(&say(4, AGENT, "run triage")).await;
+        app.post_event(&say(5, IT_MANAGERS[0], "list")).await;
+        let told = thread_answers(&app, 7).await;
+        assert!(told.iter().any(|t| t.starts_with(AGENT) && t.contains("You may not run *Triage*")), "{told:?}");
+        assert!(told.iter().any(|t| t.starts_with(IT_MANAGERS[0]) && t.contains("`greet`") && !t.contains("`laptop`")), "{told:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let runs = app.runs().await;
+        assert_eq!(runs.len(), 2, "one triage and one laptop run: {runs:?}");
+        // A message that only mentions the bot later on is not a command.
+        app.post_event(&reply("EvCMD9", SUPPORT_CHANNEL, AGENT, THREAD, "1700000001.000009", &format!("thanks <@{BOT_USER}>"))).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.slack.calls_to("chat.postEphemeral").len(), 7);
         app.shutdown().await;
     }
 

@@ -1,0 +1,182 @@
+//! Commands typed to the bot in a message: `@switchboard run triage` in a
+//! conversation's thread runs on that conversation. Slack does not send slash commands
+//! from threads, so this is how a person starts a run from where the conversation is.
+//! Pure: recognising the command and reading its words.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::trigger::Activity;
+
+/// A message that starts with a mention of the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageCommand {
+    /// Who wrote it.
+    pub user: String,
+    /// Channel id.
+    pub channel: String,
+    /// The message's own timestamp.
+    pub ts: String,
+    /// The thread it is in, if any.
+    pub thread_ts: Option<String>,
+    /// What follows the mention, trimmed.
+    pub text: String,
+}
+
+impl MessageCommand {
+    /// The first message of its thread: the one a conversation is tracked by.
+    pub fn thread(&self) -> &str {
+        self.thread_ts.as_deref().unwrap_or(&self.ts)
+    }
+}
+
+/// The command in `activity`, when it is a person's message that begins with a
+/// mention of `bot_user_id` (`<@U0BOT>` or `<@U0BOT|name>`).
+pub fn recognise(activity: &Activity, bot_user_id: &str) -> Option<MessageCommand> {
+    let Activity::Message { message, .. } = activity else {
+        return None;
+    };
+    let rest = message.text.trim_start().strip_prefix("<@")?;
+    let (mentioned, rest) = rest.split_once('>')?;
+    let mentioned = mentioned.split('|').next().unwrap_or_default();
+    if mentioned != bot_user_id || message.user == bot_user_id {
+        return None;
+    }
+    Some(MessageCommand {
+        user: message.user.clone(),
+        channel: message.channel.clone(),
+        ts: message.ts.clone(),
+        thread_ts: message.thread_ts.clone(),
+        text: rest.trim().to_owned(),
+    })
+}
+
+/// Splits a command into words; `"…"` (straight or typographic quotes, as Slack's
+/// clients may turn them) keeps spaces inside one word.
+pub fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in text.chars() {
+        match c {
+            '"' | '“' | '”' => {
+                quoted = !quoted;
+                started = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// `name=value` words as inputs, with Slack's markup of people and channels
+/// (`<@U123>`, `<#C123|name>`) reduced to their ids; or the first word that is not
+/// one.
+pub fn inputs(words: &[String]) -> Result<BTreeMap<String, Value>, String> {
+    words
+        .iter()
+        .map(|w| {
+            let (name, value) = w
+                .split_once('=')
+                .ok_or_else(|| format!("`{w}` is not an input: write name=value"))?;
+            Ok((name.trim().to_owned(), Value::String(unwrap_markup(value))))
+        })
+        .collect()
+}
+
+fn unwrap_markup(value: &str) -> String {
+    let value = value.trim();
+    match value
+        .strip_prefix("<@")
+        .or_else(|| value.strip_prefix("<#"))
+        .and_then(|v| v.strip_suffix('>'))
+    {
+        Some(inner) => inner.split('|').next().unwrap_or_default().to_owned(),
+        None => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trigger::Message;
+
+    fn message(user: &str, text: &str, thread_ts: Option<&str>) -> Activity {
+        Activity::Message {
+            message: Message {
+                channel: "C0SUPPORT1".into(),
+                ts: "1700000000.000200".into(),
+                thread_ts: thread_ts.map(Into::into),
+                user: user.into(),
+                text: text.into(),
+            },
+            channel_type: Some("channel".into()),
+        }
+    }
+
+    #[test]
+    fn only_messages_that_begin_by_mentioning_the_bot_are_commands() {
+        let cases = [
+            ("<@U0BOT> run triage", Some("run triage")),
+            ("  <@U0BOT|switchboard>   list ", Some("list")),
+            ("<@U0BOT>", Some("")),
+            ("hey <@U0BOT> run triage", None),
+            ("<@U0OTHER> run triage", None),
+            ("run triage", None),
+            ("<@U0BOT run", None),
+        ];
+        for (text, expected) in cases {
+            let got = recognise(
+                &message("U0AGENT", text, Some("1700000000.000100")),
+                "U0BOT",
+            );
+            assert_eq!(got.as_ref().map(|c| c.text.as_str()), expected, "{text:?}");
+        }
+        let top = recognise(&message("U0AGENT", "<@U0BOT> list", None), "U0BOT").unwrap();
+        assert_eq!(top.thread(), "1700000000.000200");
+        let threaded = recognise(
+            &message("U0AGENT", "<@U0BOT> list", Some("1700000000.000100")),
+            "U0BOT",
+        );
+        assert_eq!(threaded.unwrap().thread(), "1700000000.000100");
+        assert_eq!(
+            recognise(&message("U0BOT", "<@U0BOT> list", None), "U0BOT"),
+            None
+        );
+    }
+
+    #[test]
+    fn words_keep_quoted_spaces() {
+        assert_eq!(
+            words("run laptop note=\"two words\" count=2  who=“<@U1> x”"),
+            ["run", "laptop", "note=two words", "count=2", "who=<@U1> x"]
+        );
+        assert_eq!(words("title=\"\""), ["title="]);
+        assert!(words("   ").is_empty());
+    }
+
+    #[test]
+    fn inputs_read_people_and_channels_as_ids() {
+        let w = words("who=<@U0NEWBIE01> room=<#C0IT000001|it> count=3");
+        let got = inputs(&w).unwrap();
+        assert_eq!(got["who"], "U0NEWBIE01");
+        assert_eq!(got["room"], "C0IT000001");
+        assert_eq!(got["count"], "3");
+        let err = inputs(&words("count=3 please")).unwrap_err();
+        assert!(err.contains("`please` is not an input"), "{err}");
+    }
+}
