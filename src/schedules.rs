@@ -4,10 +4,10 @@
 //!
 //! Ticks missed while no server was running are not replayed one by one: the latest
 //! missed tick runs once when a server is back (a daily report after a week's outage
-//! is sent once, not seven times). A schedule starts counting when its version was
-//! first loaded, so a new or edited schedule runs at its next tick.
+//! is sent once, not seven times). A schedule starts counting when its version came
+//! into force, so a new, edited, re-enabled or reverted schedule runs at its next tick.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ pub async fn run(env: Arc<RunEnv>, stop: CancellationToken) {
         .config
         .poll_interval
         .clamp(Duration::from_millis(20), Duration::from_secs(1));
-    let mut known: HashMap<(String, i64), i64> = HashMap::new();
+    let mut known = HashMap::new();
     loop {
         if let Err(e) = tick(&env, &mut known).await {
             tracing::warn!(
@@ -40,44 +40,67 @@ pub async fn run(env: Arc<RunEnv>, stop: CancellationToken) {
     }
 }
 
-/// One pass: starts the run of every schedule whose latest tick has not run.
-/// `known` remembers, per (automation, version), the latest tick dealt with.
-pub async fn tick(env: &RunEnv, known: &mut HashMap<(String, i64), i64>) -> anyhow::Result<()> {
+/// Per automation id: the version seen last and the latest tick dealt with.
+pub type Known = HashMap<String, (i64, i64)>;
+
+/// One pass: starts the run of every schedule whose latest tick has not run. A
+/// schedule that fails is logged and retried on the next pass; the others go on.
+pub async fn tick(env: &RunEnv, known: &mut Known) -> anyhow::Result<()> {
     let now = env.clock.now_ms();
-    for a in env.registry.current().iter() {
-        let Some(schedule) = &a.automation.trigger.schedule else {
-            continue;
-        };
-        if !a.automation.enabled {
-            continue;
+    let mut failed = 0;
+    let current = env.registry.current();
+    let active = current.iter().filter_map(|a| {
+        let schedule = a.automation.trigger.schedule.as_ref()?;
+        a.automation.enabled.then_some((a, schedule))
+    });
+    let mut seen = HashSet::new();
+    for (a, schedule) in active {
+        seen.insert(a.automation.id.as_str());
+        if let Err(e) = tick_one(env, a, schedule, now, known).await {
+            tracing::warn!(automation = %a.automation.id, error = format!("{e:#}"), "schedule not checked; trying again");
+            failed += 1;
         }
-        let key = (a.automation.id.clone(), a.version);
-        let since = match known.get(&key) {
-            Some(t) => *t,
-            None => {
-                let since = baseline(env, a).await?;
-                known.insert(key.clone(), since);
-                since
-            }
-        };
-        let Some(due) = latest_tick(schedule, now).filter(|t| *t > since) else {
-            continue;
-        };
-        start(env, a, schedule, due).await?;
-        known.insert(key, due);
+    }
+    // A schedule switched off (or gone) starts from its baseline again when it is back.
+    known.retain(|id, _| seen.contains(id.as_str()));
+    if failed > 0 {
+        anyhow::bail!("{failed} schedule(s) could not be checked");
     }
     Ok(())
 }
 
+async fn tick_one(
+    env: &RunEnv,
+    a: &VersionedAutomation,
+    schedule: &ScheduleRule,
+    now: i64,
+    known: &mut Known,
+) -> anyhow::Result<()> {
+    let since = match known.get(&a.automation.id) {
+        Some((version, tick)) if *version == a.version => *tick,
+        _ => {
+            let since = baseline(env, a).await?;
+            known.insert(a.automation.id.clone(), (a.version, since));
+            since
+        }
+    };
+    let Some(due) = latest_tick(schedule, now).filter(|t| *t > since) else {
+        return Ok(());
+    };
+    start(env, a, schedule, due).await?;
+    known.insert(a.automation.id.clone(), (a.version, due));
+    Ok(())
+}
+
 /// Ticks up to this time have been dealt with: the latest one recorded, or the moment
-/// this version came into force.
+/// this version came into force, whichever is later.
 async fn baseline(env: &RunEnv, a: &VersionedAutomation) -> anyhow::Result<i64> {
     let id = &a.automation.id;
     let last = db::doors::last_tick(env.db.reader(), id).await?;
-    let loaded = db::automations::version_recorded_at(env.db.reader(), id, a.version).await?;
+    let since = db::automations::in_force_since(env.db.reader(), id, a.version).await?;
     Ok(last
         .unwrap_or(i64::MIN)
-        .max(loaded.unwrap_or_else(|| env.clock.now_ms())))
+        .max(since.unwrap_or_else(|| env.clock.now_ms())))
 }
 
 /// The latest tick at or before `now_ms`.

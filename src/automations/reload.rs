@@ -75,6 +75,13 @@ pub async fn reload(
         "automations in force"
     );
     crate::webhooks::ensure_tokens(db, &installed, clock.now_ms()).await?;
+    let in_force: Vec<(&str, i64)> = installed
+        .iter()
+        .map(|a| (a.automation.id.as_str(), a.version))
+        .collect();
+    let mut tx = db.begin().await?;
+    db::automations::mark_in_force(&mut tx, &in_force, clock.now_ms()).await?;
+    tx.commit().await?;
     registry.install(installed);
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// A stored version's file text and path.
 #[derive(Debug, Clone)]
@@ -82,14 +82,49 @@ pub async fn record_version(
     Err(last_error.unwrap_or(sqlx::Error::RowNotFound))
 }
 
-/// When a version was first recorded, if it exists.
-pub async fn version_recorded_at(
+/// Records that `in_force` (automation id, version) are the automations in force: a
+/// version that was not already in force is in force from `now_ms`, and automations
+/// no longer loaded are forgotten.
+pub async fn mark_in_force(
+    conn: &mut AnyConnection,
+    in_force: &[(&str, i64)],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let known: Vec<String> = sqlx::query_scalar("SELECT automation_id FROM automations_in_force")
+        .fetch_all(&mut *conn)
+        .await?;
+    for gone in known
+        .iter()
+        .filter(|k| !in_force.iter().any(|(id, _)| id == k))
+    {
+        sqlx::query("DELETE FROM automations_in_force WHERE automation_id = $1")
+            .bind(gone)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (id, version) in in_force {
+        sqlx::query(
+            "INSERT INTO automations_in_force (automation_id, version, since) VALUES ($1, $2, $3)
+             ON CONFLICT (automation_id) DO UPDATE SET version = excluded.version, since = excluded.since
+             WHERE automations_in_force.version <> excluded.version",
+        )
+        .bind(*id)
+        .bind(*version)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Since when `version` of an automation has been in force, if it is the one in force.
+pub async fn in_force_since(
     pool: &AnyPool,
     automation_id: &str,
     version: i64,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
-        "SELECT created_at FROM automation_versions WHERE automation_id = $1 AND version = $2",
+        "SELECT since FROM automations_in_force WHERE automation_id = $1 AND version = $2",
     )
     .bind(automation_id)
     .bind(version)

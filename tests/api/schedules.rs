@@ -94,4 +94,46 @@ on_both_backends! {
         assert_eq!(runs_settle(&app, 3).await.len(), 3);
         app.shutdown().await;
     }
+
+    async fn a_schedule_switched_off_and_on_again_waits_for_its_next_tick(backend: Backend) {
+        let clock = clock();
+        let app = app(backend).automation("hourly", HOURLY).clock(clock.clone()).spawn().await;
+        clock.set(at(11));
+        assert_eq!(runs_settle(&app, 1).await, [tick_id(11)]);
+
+        let file = app.automations.path().join("hourly.toml");
+        std::fs::write(&file, format!("enabled = false\n{HOURLY}")).unwrap();
+        in_force(&app, 2).await;
+        clock.set(at(14)); // 12:00 … 14:00 pass while it is off
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Back as it was: the same content is version 1 again, in force from now on.
+        std::fs::write(&file, HOURLY).unwrap();
+        in_force(&app, 1).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(app.runs().await.len(), 1, "no run for the ticks that passed while it was off");
+        clock.set(at(15));
+        assert_eq!(runs_settle(&app, 2).await, [tick_id(11), tick_id(15)]);
+        app.shutdown().await;
+    }
+}
+
+/// Waits until `version` of `hourly` is the one in force.
+async fn in_force(app: &TestApp, version: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM automations_in_force WHERE automation_id = 'hourly'",
+        )
+        .fetch_optional(app.db.reader())
+        .await
+        .unwrap();
+        if current == Some(version) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "version {version} never came into force ({current:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
