@@ -20,14 +20,38 @@ use sha2::{Digest, Sha256};
 
 use crate::automations::VersionedAutomation;
 use crate::automations::definition::SignatureSpec;
-use crate::config::WebhookConfig;
+use crate::config::{SecretString, WebhookConfig};
 use crate::db::{self, Db};
 use crate::launch::{self, LaunchError, Launched};
 use crate::runs::RunEnv;
 use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
 
-/// Headers never handed to the run: credentials.
-const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+/// Parts of header names that mark credentials, never handed to the run (and so never
+/// stored with it): `Authorization`, cookies, `X-Gitlab-Token`, `X-Api-Key`,
+/// `X-Webhook-Secret`, signatures…
+const HIDDEN_HEADER_PARTS: &[&str] = &[
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "password",
+    "signature",
+];
+
+/// Headers kept although their names look like credentials.
+const SHOWN_HEADERS: &[&str] = &["idempotency-key"];
+
+/// Whether a header (name in lower case) may be handed to the run.
+fn shown_header(name: &str) -> bool {
+    SHOWN_HEADERS.contains(&name) || !HIDDEN_HEADER_PARTS.iter().any(|p| name.contains(p))
+}
+
+/// A decrypted signing secret is used this long before it is read again.
+const SECRET_TTL_MS: i64 = 60_000;
+/// A signature that does not match makes the secret be read again (it may just have
+/// been changed), at most this often.
+const SECRET_RECHECK_MS: i64 = 5_000;
 
 /// A new token.
 pub fn new_token() -> String {
@@ -101,6 +125,8 @@ pub struct HookCall<'a> {
 pub struct WebhookDoor {
     env: Arc<RunEnv>,
     limits: Arc<Limiter>,
+    /// Signing secrets by name, with when they were read.
+    secrets: Arc<Mutex<HashMap<String, (SecretString, i64)>>>,
 }
 
 impl WebhookDoor {
@@ -109,10 +135,13 @@ impl WebhookDoor {
         Self {
             env,
             limits: Arc::new(Limiter::new(config.per_minute, config.burst)),
+            secrets: Arc::default(),
         }
     }
 
-    /// Verifies and records a call; returns the run it queued.
+    /// Verifies and records a call; returns the run it queued. A signed webhook's
+    /// calls are counted against its rate limit only once their signature checks out,
+    /// so that forged calls cannot use up the limit of the genuine sender.
     pub async fn call(&self, call: HookCall<'_>) -> Result<Launched, HookError> {
         let env = &self.env;
         let unavailable = |e: sqlx::Error| HookError::Unavailable(format!("database: {e}"));
@@ -124,9 +153,6 @@ impl WebhookDoor {
             tracing::info!(automation = %id, error = %e, "webhook call for an automation that cannot take it");
             HookError::NotFound
         })?;
-        self.limits
-            .take(&id, env.clock.now_ms())
-            .map_err(HookError::RateLimited)?;
         let team = env
             .workspaces
             .primary()
@@ -134,18 +160,15 @@ impl WebhookDoor {
         if let Some(signature) = &automation.automation.trigger.signature {
             self.verify(signature, &team, &call).await?;
         }
+        self.limits
+            .take(&id, env.clock.now_ms())
+            .map_err(HookError::RateLimited)?;
         let body = if call.body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
             serde_json::from_slice(call.body)
                 .map_err(|e| HookError::Malformed(format!("the body must be JSON: {e}")))?
         };
-        let signature_header = automation
-            .automation
-            .trigger
-            .signature
-            .as_ref()
-            .map(|s| s.header.to_ascii_lowercase());
         let idempotency = ["idempotency-key", "x-github-delivery", "x-request-id"]
             .iter()
             .find_map(|h| call.headers.get(*h))
@@ -153,9 +176,7 @@ impl WebhookDoor {
         let headers = call
             .headers
             .into_iter()
-            .filter(|(k, _)| {
-                !HIDDEN_HEADERS.contains(&k.as_str()) && Some(k) != signature_header.as_ref()
-            })
+            .filter(|(k, _)| shown_header(k))
             .collect();
         let trigger = Trigger {
             event_id: idempotency.unwrap_or_else(|| format!("hook:{}", uuid::Uuid::now_v7())),
@@ -186,6 +207,47 @@ impl WebhookDoor {
         team: &str,
         call: &HookCall<'_>,
     ) -> Result<(), HookError> {
+        let header = call
+            .headers
+            .get(&spec.header.to_ascii_lowercase())
+            .ok_or_else(|| {
+                HookError::BadSignature(format!("missing signature header {}", spec.header))
+            })?;
+        let now = self.env.clock.now_ms();
+        let cached = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&spec.secret)
+            .filter(|(_, at)| now - at < SECRET_TTL_MS)
+            .cloned();
+        let (secret, read_at) = match cached {
+            Some(hit) => hit,
+            None => (self.read_secret(spec, team, now).await?, now),
+        };
+        let matches = |secret: &SecretString| {
+            signed(secret.expose().as_bytes(), call.body, header, &spec.prefix)
+        };
+        if matches(&secret)
+            || (now - read_at >= SECRET_RECHECK_MS
+                && matches(&self.read_secret(spec, team, now).await?))
+        {
+            Ok(())
+        } else {
+            Err(HookError::BadSignature(format!(
+                "the {} signature does not match the body",
+                spec.header
+            )))
+        }
+    }
+
+    /// Reads (and caches) a webhook's signing secret.
+    async fn read_secret(
+        &self,
+        spec: &SignatureSpec,
+        team: &str,
+        now: i64,
+    ) -> Result<SecretString, HookError> {
         let secret = self
             .env
             .secrets
@@ -196,20 +258,11 @@ impl WebhookDoor {
                 tracing::error!(secret = %spec.secret, "a webhook's signing secret is not set; calls are refused until `switchboard secrets set` stores it");
                 HookError::Unavailable(format!("the signing secret {} is not set", spec.secret))
             })?;
-        let header = call
-            .headers
-            .get(&spec.header.to_ascii_lowercase())
-            .ok_or_else(|| {
-                HookError::BadSignature(format!("missing signature header {}", spec.header))
-            })?;
-        if signed(secret.expose().as_bytes(), call.body, header, &spec.prefix) {
-            Ok(())
-        } else {
-            Err(HookError::BadSignature(format!(
-                "the {} signature does not match the body",
-                spec.header
-            )))
-        }
+        self.secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.secret.clone(), (secret.clone(), now));
+        Ok(secret)
     }
 }
 
@@ -268,6 +321,31 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_headers_are_not_handed_to_runs() {
+        for hidden in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "x-gitlab-token",
+            "x-api-key",
+            "x-auth-token",
+            "x-webhook-secret",
+            "x-hub-signature-256",
+        ] {
+            assert!(!shown_header(hidden), "{hidden}");
+        }
+        for shown in [
+            "x-github-event",
+            "x-github-delivery",
+            "content-type",
+            "idempotency-key",
+            "user-agent",
+        ] {
+            assert!(shown_header(shown), "{shown}");
+        }
+    }
 
     #[test]
     fn signatures_table() {
