@@ -13,7 +13,7 @@ const MAX_PAGES: usize = 20;
 
 /// People, as automation files name them: a user, the members of a user group, or the
 /// members of a channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Principal {
     /// A user (`U…`).

@@ -19,7 +19,9 @@ pub fn execute(duration: Duration, ctx: &StepContext<'_>) -> StepOutcome {
         .waited
         .and_then(|w| w.get("until"))
         .and_then(Value::as_i64)
-        .unwrap_or_else(|| now + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4));
+        .unwrap_or_else(|| {
+            now.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+        });
     if now >= until {
         return StepOutcome::done(json!({ "waited_until": format_ms(until) }));
     }

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The longest duration: runs and approvals do not wait for more than a year.
+pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+
 /// Parses `text`, or says what is wrong with it.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let bad = || {
@@ -39,6 +42,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !number.is_empty() || total == 0 {
         return Err(bad());
     }
+    if total > MAX.as_secs() {
+        return Err(format!(
+            "{text:?} is longer than a year (365d), the longest wait"
+        ));
+    }
     Ok(Duration::from_secs(total))
 }
 
@@ -56,6 +64,9 @@ mod tests {
             ("1w", Some(604_800)),
             ("1h30m", Some(5400)),
             (" 5m ", Some(300)),
+            ("365d", Some(31_536_000)),
+            ("366d", None),
+            ("99999999999999w", None),
             ("", None),
             ("5", None),
             ("0m", None),

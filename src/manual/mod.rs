@@ -264,6 +264,9 @@ impl ManualDesk {
             [reference] => Some(self.conversation(reference).await?),
             _ => return Err(UserError(usage(&command.command))),
         };
+        if let Some(c) = &conversation {
+            self.check_can_see(&command.user, c).await?;
+        }
         let origin = Origin {
             automation: Some(automation.automation.id.clone()),
             conversation: conversation.as_ref().map(|c| c.id),
@@ -271,7 +274,7 @@ impl ManualDesk {
             source: "slash_command".into(),
         };
         if self.has_inputs(&automation) {
-            self.open_form(&automation, &origin, &command.trigger_id);
+            self.open_form(&automation, &origin, &command.trigger_id, &command.user);
             return Ok(format!(
                 "Opening the form of *{}*…",
                 automation.automation.name
@@ -297,13 +300,12 @@ impl ManualDesk {
                 thread_ts,
                 ..
             } => {
-                self.shortcut(
-                    &user,
-                    &trigger_id,
-                    &channel,
-                    thread_ts.as_deref().unwrap_or(&message_ts),
-                )
-                .await;
+                // Answered at once; the picker opens after (the trigger id lives 3 s).
+                let desk = self.clone();
+                tokio::spawn(async move {
+                    let thread = thread_ts.as_deref().unwrap_or(&message_ts);
+                    desk.shortcut(&user, &trigger_id, &channel, thread).await;
+                });
                 Ok(None)
             }
             Interaction::Submission {
@@ -357,8 +359,13 @@ impl ManualDesk {
             source: "shortcut".into(),
         };
         let automations: Vec<_> = runnable.iter().map(|a| a.automation.as_ref()).collect();
-        self.open_view(trigger_id, modal::picker(&automations, &origin))
-            .await;
+        self.open_view(
+            trigger_id,
+            modal::picker(&automations, &origin),
+            user,
+            channel,
+        )
+        .await;
     }
 
     async fn picked(
@@ -439,9 +446,11 @@ impl ManualDesk {
         let request = self.request(user, given, conversation, &origin);
         match start(&self.env, automation, request).await {
             Ok(run) => {
-                if let Some(channel) = &origin.channel {
-                    self.tell(user, channel, &self.started(automation, run))
-                        .await;
+                if let Some(channel) = origin.channel {
+                    // Told after the form closes: Slack's answer must not wait for it.
+                    let (desk, user) = (self.clone(), user.to_owned());
+                    let text = self.started(automation, run);
+                    tokio::spawn(async move { desk.tell(&user, &channel, &text).await });
                 }
                 None
             }
@@ -538,7 +547,13 @@ impl ManualDesk {
             .ok_or_else(|| UserError(format!("there is no conversation #{id}")))
     }
 
-    fn open_form(&self, automation: &VersionedAutomation, origin: &Origin, trigger_id: &str) {
+    fn open_form(
+        &self,
+        automation: &VersionedAutomation,
+        origin: &Origin,
+        trigger_id: &str,
+        user: &str,
+    ) {
         let Some(rule) = &automation.automation.trigger.manual else {
             return;
         };
@@ -546,13 +561,18 @@ impl ManualDesk {
         let desk = self.clone();
         let trigger_id = trigger_id.to_owned();
         // Slack's trigger ids live 3 seconds: open the form now, after the answer.
-        tokio::spawn(async move { desk.open_view(&trigger_id, view).await });
+        let (user, channel) = (user.to_owned(), origin.channel.clone().unwrap_or_default());
+        tokio::spawn(async move { desk.open_view(&trigger_id, view, &user, &channel).await });
     }
 
-    async fn open_view(&self, trigger_id: &str, view: Value) {
+    /// Opens a form; when Slack refuses, tells `user` why instead of leaving them
+    /// waiting for a form that never comes.
+    async fn open_view(&self, trigger_id: &str, view: Value, user: &str, channel: &str) {
         let args = object(json!({ "trigger_id": trigger_id, "view": view }));
         if let Err(e) = self.env.slack.call("views.open", &args).await {
             tracing::warn!(error = %e, "could not open a manual run form");
+            let text = format!(":warning: Slack did not open the form ({e}); try again.");
+            self.tell(user, channel, &text).await;
         }
     }
 
@@ -569,7 +589,8 @@ impl ManualDesk {
     }
 
     async fn tell(&self, user: &str, channel: &str, text: &str) {
-        crate::runs::notify::tell(&self.env, user, Some(channel), None, text).await;
+        let channel = Some(channel).filter(|c| !c.is_empty());
+        crate::runs::notify::tell(&self.env, user, channel, None, text).await;
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchboard::db;
 
 use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
-use crate::helpers::fake_slack::{BOT_USER, IT_MANAGERS, WORKSPACE_ADMIN};
+use crate::helpers::fake_slack::{BOT_USER, Failure, IT_MANAGERS, WORKSPACE_ADMIN};
 use crate::helpers::interactions::{message_shortcut, submitted};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
@@ -216,6 +216,17 @@ on_both_backends! {
         app.shutdown().await;
     }
 
+    async fn a_form_slack_does_not_open_is_explained(backend: Backend) {
+        let app = start(backend).await;
+        app.slack.fail_next("views.open", Failure::Error("expired_trigger_id"));
+        assert!(command(&app, ADMIN, "run laptop").await.contains("Opening the form"));
+        app.slack.wait_for("chat.postEphemeral", 1, WAIT).await;
+        let told = ephemeral_texts(&app, ADMIN);
+        assert!(told[0].contains("did not open the form") && told[0].contains("expired_trigger_id"), "{told:?}");
+        assert!(app.runs().await.is_empty());
+        app.shutdown().await;
+    }
+
     async fn the_form_checks_inputs_and_the_run_receives_them(backend: Backend) {
         let app = start(backend).await;
         let answer = command(&app, ADMIN, "run laptop").await;
@@ -282,6 +293,12 @@ on_both_backends! {
         let app = app(backend).automation("triage", TRIAGE).spawn().await;
         assert!(command(&app, WORKSPACE_ADMIN, "").await.contains("`triage`"));
         assert!(command(&app, ADMIN, "").await.contains("no automations"));
+        // Who may run it still runs it only on conversations of channels they are in.
+        let id = open_conversation(&app).await;
+        let refused = command(&app, WORKSPACE_ADMIN, &format!("run triage {id}")).await;
+        assert!(refused.contains("in a channel you are not in"), "{refused}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(app.runs().await.is_empty());
         app.shutdown().await;
     }
 

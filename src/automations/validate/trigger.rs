@@ -8,6 +8,10 @@ use crate::principal::Principal;
 
 /// Slack's limit on a modal's blocks.
 const MAX_INPUTS: usize = 20;
+/// Slack's limit on a select's options.
+const MAX_OPTIONS: usize = 100;
+/// Slack's limit on an option's text (its value may be 150).
+const MAX_OPTION_CHARS: usize = 75;
 
 impl Checker<'_> {
     pub(super) fn manual(
@@ -74,6 +78,25 @@ impl Checker<'_> {
         }
         if input.kind != InputKind::Select && !input.options.is_empty() {
             self.error(&at("options"), "only `select` inputs have `options`");
+        }
+        if input.options.len() > MAX_OPTIONS {
+            self.error(
+                &at("options"),
+                format!(
+                    "{} options: a Slack select offers at most {MAX_OPTIONS}",
+                    input.options.len()
+                ),
+            );
+        }
+        if let Some(o) = input
+            .options
+            .iter()
+            .find(|o| o.is_empty() || o.chars().count() > MAX_OPTION_CHARS)
+        {
+            self.error(
+                &at("options"),
+                format!("option {o:?}: options are 1 to {MAX_OPTION_CHARS} characters"),
+            );
         }
         let numeric = input.min.is_some() || input.max.is_some();
         if numeric && input.kind != InputKind::Number {
@@ -247,6 +270,21 @@ mod tests {
                 "{trigger}\nwant {position} {words:?}, got {errors:?}"
             );
         }
+        let many: Vec<String> = (0..=super::MAX_OPTIONS)
+            .map(|i| format!("\"o{i}\""))
+            .collect();
+        let trigger = format!(
+            "type = \"manual\"\ninputs = [{{ name = \"x\", type = \"select\", options = [{}] }}]",
+            many.join(", ")
+        );
+        let errors = check(&trigger, POST).unwrap_err();
+        assert!(
+            errors[0].contains("a Slack select offers at most 100"),
+            "{errors:?}"
+        );
+        let long =
+            "type = \"manual\"\ninputs = [{ name = \"x\", type = \"select\", options = [\"\"] }]";
+        assert!(check(long, POST).unwrap_err()[0].contains("options are 1 to 75 characters"));
         let errors = check(
             "type = \"manual\"\ninputs = [{ name = \"who\" }]",
             "type = \"post\"\nchannel = \"C9\"\ntext = \"{{input.whom}}\"",

@@ -24,7 +24,7 @@ pub const ONCALL_GROUP: &str = "S0ONCALL01";
 pub const IT_MANAGERS_GROUP: &str = "S0ITMGRS01";
 pub const IT_MANAGERS: [&str; 2] = ["U0ITMGR001", "U0ITMGR002"];
 /// The members of every channel, as `conversations.members` answers.
-pub const CHANNEL_MEMBERS: [&str; 3] = ["U0ITMGR001", "U0ITMGR002", "U0AGENT001"];
+pub const CHANNEL_MEMBERS: [&str; 4] = ["U0ITMGR001", "U0ITMGR002", "U0AGENT001", "U0ADMIN001"];
 /// A workspace admin, as `users.info` says.
 pub const WORKSPACE_ADMIN: &str = "U0WSADMIN1";
 
