@@ -31,6 +31,12 @@ impl MessageCommand {
     }
 }
 
+/// Whether `activity` is a message that begins with a mention: the cheap test before
+/// [`recognise`], which needs the bot's id.
+pub fn may_be_command(activity: &Activity) -> bool {
+    matches!(activity, Activity::Message { message, .. } if message.text.trim_start().starts_with("<@"))
+}
+
 /// The command in `activity`, when it is a person's message that begins with a
 /// mention of `bot_user_id` (`<@U0BOT>` or `<@U0BOT|name>`).
 pub fn recognise(activity: &Activity, bot_user_id: &str) -> Option<MessageCommand> {
@@ -86,7 +92,7 @@ pub fn words(text: &str) -> Vec<String> {
 /// `name=value` words as inputs, with Slack's markup of people and channels
 /// (`<@U123>`, `<#C123|name>`) reduced to their ids; or the first word that is not
 /// one.
-pub fn inputs(words: &[String]) -> Result<BTreeMap<String, Value>, String> {
+pub fn inputs(words: &[&str]) -> Result<BTreeMap<String, Value>, String> {
     words
         .iter()
         .map(|w| {
@@ -171,12 +177,11 @@ mod tests {
 
     #[test]
     fn inputs_read_people_and_channels_as_ids() {
-        let w = words("who=<@U0NEWBIE01> room=<#C0IT000001|it> count=3");
-        let got = inputs(&w).unwrap();
+        let got = inputs(&["who=<@U0NEWBIE01>", "room=<#C0IT000001|it>", "count=3"]).unwrap();
         assert_eq!(got["who"], "U0NEWBIE01");
         assert_eq!(got["room"], "C0IT000001");
         assert_eq!(got["count"], "3");
-        let err = inputs(&words("count=3 please")).unwrap_err();
+        let err = inputs(&["count=3", "please"]).unwrap_err();
         assert!(err.contains("`please` is not an input"), "{err}");
     }
 }

@@ -164,6 +164,9 @@ impl ManualDesk {
     /// conversation: `event` is left with only its id to record, so that Slack's
     /// retries are recognised.
     pub fn take_message_command(&self, event: &mut InboundEvent) -> Option<MessageCommand> {
+        if !message::may_be_command(&event.activity) {
+            return None;
+        }
         let bot = self.env.workspaces.get(&event.team_id)?.bot_user_id;
         let command = message::recognise(&event.activity, &bot)?;
         event.activity = Activity::Ignored {
@@ -177,7 +180,8 @@ impl ManualDesk {
     pub fn spawn_message_command(&self, command: MessageCommand) {
         let desk = self.clone();
         tokio::spawn(async move {
-            tracing::info!(user = %command.user, channel = %command.channel, text = %command.text, "command in a message");
+            tracing::info!(user = %command.user, channel = %command.channel, "command in a message");
+            tracing::debug!(text = %command.text, "command text");
             let text = desk
                 .message_answer(&command)
                 .await
@@ -209,8 +213,7 @@ impl ManualDesk {
     ) -> Result<String, UserError> {
         let automation = self.automation(id)?;
         self.check_allowed(&command.user, &automation).await?;
-        let rest: Vec<String> = rest.iter().map(|w| (*w).to_owned()).collect();
-        let given = message::inputs(&rest).map_err(UserError)?;
+        let given = message::inputs(rest).map_err(UserError)?;
         let request = ManualStart {
             user: command.user.clone(),
             given,

@@ -119,7 +119,9 @@ on_both_backends! {
         assert!(first.contains("(will retry)"), "{first}");
         assert!(first.contains("added to engineering@acme.example"), "{first}");
 
-        // The step asked to be retried in a minute.
+        // The step asked to be retried in a minute: once the run is back in the queue
+        // (its report goes out just before), a minute passes.
+        app.wait_for_status("queued", WAIT).await;
         clock.advance(Duration::from_secs(61));
         app.wait_for_status("waiting", WAIT).await;
         let reports = it_reports(&app);
