@@ -37,6 +37,7 @@ pub async fn execute(
             wait: Some(Wait {
                 waiting_for: format!("approval {approval_id}"),
                 deadline,
+                approval: Some(approval_id),
             }),
             ..StepOutcome::done(
                 serde_json::json!({ "approvalId": approval_id, "decision": "pending" }),

@@ -87,6 +87,10 @@ pub struct Wait {
     pub waiting_for: String,
     /// When the wait ends by itself (the request expires), ms since the epoch.
     pub deadline: Option<i64>,
+    /// The approval request waited for: if it is decided before the run is parked
+    /// (a click right after the request went out), the run goes straight back to the
+    /// queue instead of waiting for a resume that already happened.
+    pub approval: Option<i64>,
 }
 
 /// Why a step did not succeed.

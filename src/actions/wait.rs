@@ -29,6 +29,7 @@ pub fn execute(duration: Duration, ctx: &StepContext<'_>) -> StepOutcome {
         wait: Some(Wait {
             waiting_for: format!("{DELAY} of {}s", duration.as_secs()),
             deadline: Some(until),
+            approval: None,
         }),
         ..StepOutcome::done(json!({ "until": until }))
     }

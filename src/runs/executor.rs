@@ -265,15 +265,32 @@ async fn wait(
     );
     let mut tx = env.db.begin().await?;
     db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
-    if !db::runs::wait(
-        &mut tx,
-        run.id,
-        &env.owner,
-        &wait.waiting_for,
-        wait.deadline,
-    )
-    .await?
-    {
+    // A decision recorded while the step was still running found no waiting run to
+    // resume. The request is read locked (on PostgreSQL) so that a decision either
+    // happened before, and is seen here, or happens after, and finds the run waiting.
+    let decided = match wait.approval {
+        Some(id) => db::approvals::get_for_decision(&mut tx, env.db.backend(), id)
+            .await?
+            .is_some_and(|a| !matches!(a.status.as_str(), "opening" | "pending")),
+        None => false,
+    };
+    let parked = if decided {
+        journal.line(
+            "info",
+            format!("{} was decided meanwhile; going on", wait.waiting_for),
+        );
+        db::runs::requeue(&mut tx, run.id, &env.owner, env.clock.now_ms(), None).await?
+    } else {
+        db::runs::wait(
+            &mut tx,
+            run.id,
+            &env.owner,
+            &wait.waiting_for,
+            wait.deadline,
+        )
+        .await?
+    };
+    if !parked {
         tracing::warn!(
             "run was no longer ours to park (lease expired); leaving it to its new owner"
         );
@@ -281,7 +298,12 @@ async fn wait(
     }
     journal.flush_lines(&mut tx).await?;
     tx.commit().await?;
-    tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "run waits");
+    if decided {
+        env.wake.notify_waiters();
+        tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "decided before the run was parked; queued again");
+    } else {
+        tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "run waits");
+    }
     Ok(())
 }
 

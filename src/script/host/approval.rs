@@ -61,6 +61,7 @@ impl ScriptHost<'_> {
                 *lock(&self.wait) = Some(Wait {
                     waiting_for: format!("approval {approval_id}"),
                     deadline,
+                    approval: Some(approval_id),
                 });
                 self.stop_after_this_call(Halt::Suspend);
                 Ok(Value::Null)
