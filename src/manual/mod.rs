@@ -142,8 +142,33 @@ impl ManualDesk {
         Self { env, config }
     }
 
-    /// Answers `/switchboard [list | run ID [conversation]]` with an ephemeral message.
+    /// Answers `/switchboard [list | run ID [conversation]]` with an ephemeral message,
+    /// within Slack's 3 seconds: when the work takes longer (Slack slow to say who may
+    /// run what), the answer says so and the outcome follows through `response_url`.
     pub async fn command(&self, command: SlashCommand) -> Value {
+        let response_url = command.response_url.clone();
+        let desk = self.clone();
+        let mut work = tokio::spawn(async move { desk.answer_command(command).await });
+        match tokio::time::timeout(COMMAND_DEADLINE, &mut work).await {
+            Ok(answer) => answer.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "slash command failed");
+                json!({ "response_type": "ephemeral", "text": ":warning: switchboard failed to answer; try again." })
+            }),
+            Err(_) => {
+                let slack = self.env.slack.clone();
+                tokio::spawn(async move {
+                    let Ok(answer) = work.await else { return };
+                    let Some(url) = response_url else { return };
+                    if let Err(e) = slack.respond(&url, &answer).await {
+                        tracing::warn!(error = %e, "could not answer a slash command late");
+                    }
+                });
+                json!({ "response_type": "ephemeral", "text": "Working on it…" })
+            }
+        }
+    }
+
+    async fn answer_command(&self, command: SlashCommand) -> Value {
         let words: Vec<&str> = command.text.split_whitespace().collect();
         let text = match words.as_slice() {
             [] | ["list"] | ["help"] => self.list(&command.user, usage(&command.command)).await,
@@ -596,6 +621,10 @@ impl ManualDesk {
         crate::runs::notify::tell(&self.env, user, channel, None, text).await;
     }
 }
+
+/// How long a slash command's answer may take before it is sent late instead (Slack
+/// shows an error after 3 seconds).
+const COMMAND_DEADLINE: std::time::Duration = std::time::Duration::from_millis(2500);
 
 fn busy() -> UserError {
     UserError("switchboard's database is busy; try again in a moment".into())

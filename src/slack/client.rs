@@ -204,6 +204,26 @@ impl SlackClient {
         }
     }
 
+    /// Answers a slash command late, through the `response_url` Slack gave with it.
+    pub async fn respond(&self, response_url: &str, answer: &Value) -> Result<(), SlackError> {
+        let failed = |reason: String| SlackError::Transient {
+            method: "response_url".into(),
+            reason,
+        };
+        let response = self
+            .http
+            .post(response_url)
+            .json(answer)
+            .send()
+            .await
+            .map_err(|e| failed(describe_reqwest_error(&e)))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(failed(format!("HTTP {}", response.status())))
+        }
+    }
+
     /// `auth.test`: who the token belongs to.
     pub async fn auth_test(&self) -> Result<AuthInfo, SlackError> {
         let body = self.call("auth.test", &Map::new()).await?;

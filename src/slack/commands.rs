@@ -14,6 +14,8 @@ pub struct SlashCommand {
     pub channel: String,
     /// For opening a dialog, within 3 seconds.
     pub trigger_id: String,
+    /// Where a late answer goes (for 30 minutes after the command).
+    pub response_url: Option<String>,
 }
 
 /// Why a body is not a slash command.
@@ -32,6 +34,7 @@ pub fn decode(body: &[u8]) -> Result<SlashCommand, CommandError> {
         user: get("user_id")?,
         channel: get("channel_id")?,
         trigger_id: get("trigger_id")?,
+        response_url: fields.get("response_url").cloned(),
     })
 }
 
@@ -50,6 +53,7 @@ mod tests {
                 user: "U1".into(),
                 channel: "C1".into(),
                 trigger_id: "1.2.abc".into(),
+                response_url: Some("https://hooks.slack.com/commands/1".into()),
             }
         );
         assert!(

@@ -216,6 +216,25 @@ on_both_backends! {
         app.shutdown().await;
     }
 
+    async fn a_slow_answer_follows_through_the_response_url(backend: Backend) {
+        // No admins configured: whether the person may run is asked of Slack, slowly.
+        let app = app(backend)
+            .automation("triage", TRIAGE)
+            .env("SWITCHBOARD_SLACK_TIMEOUT_SECONDS", "10")
+            .spawn()
+            .await;
+        app.slack.fail_next("users.info", Failure::Slow(Duration::from_secs(4)));
+        let asked = std::time::Instant::now();
+        let answer = command(&app, WORKSPACE_ADMIN, "list").await;
+        assert!(asked.elapsed() < Duration::from_secs(3), "answered after {:?}", asked.elapsed());
+        assert_eq!(answer, "Working on it…");
+        let late = app.slack.wait_for("response_url", 1, WAIT).await;
+        assert_eq!(late[0].arg("response_type"), "ephemeral");
+        assert!(late[0].arg("text").contains("`triage`"), "{:?}", late[0].args);
+        assert!(app.slack.violations().is_empty(), "{:?}", app.slack.violations());
+        app.shutdown().await;
+    }
+
     async fn a_form_slack_does_not_open_is_explained(backend: Backend) {
         let app = start(backend).await;
         app.slack.fail_next("views.open", Failure::Error("expired_trigger_id"));

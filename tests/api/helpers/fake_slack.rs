@@ -106,6 +106,7 @@ impl FakeSlack {
         };
         let app = Router::new()
             .route("/api/{method}", post(handle))
+            .route("/commands/{*path}", post(respond))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -115,6 +116,11 @@ impl FakeSlack {
 
     pub fn api_url(&self) -> String {
         format!("http://{}/api/", self.addr)
+    }
+
+    /// A slash command's `response_url` (Slack's are under hooks.slack.com/commands/).
+    pub fn response_url(&self) -> String {
+        format!("http://{}/commands/T0TEST/1/abc", self.addr)
     }
 
     /// Makes the next call(s) to `method` fail, in order.
@@ -253,6 +259,31 @@ async fn handle(
         at: Instant::now(),
     });
     axum::Json(answer).into_response()
+}
+
+/// A late answer to a slash command: JSON with `text` (or `blocks`), no token needed.
+/// https://api.slack.com/interactivity/handling#message_responses
+async fn respond(State(fake): State<FakeSlack>, headers: HeaderMap, body: Bytes) -> Response {
+    let json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let args = parse_args(&headers, &body);
+    let mut state = fake.state.lock().unwrap();
+    if !json || !(args.contains_key("text") || args.contains_key("blocks")) {
+        state.violations.push(format!(
+            "response_url: not a JSON message: {}",
+            String::from_utf8_lossy(&body)
+        ));
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    }
+    state.calls.push(Call {
+        method: "response_url".into(),
+        args,
+        answer: Value::Null,
+        at: Instant::now(),
+    });
+    "ok".into_response()
 }
 
 fn missing_argument(

@@ -280,10 +280,7 @@ impl TestApp {
             .append_pair("text", text)
             .append_pair("api_app_id", "A0SWITCHB1")
             .append_pair("is_enterprise_install", "false")
-            .append_pair(
-                "response_url",
-                "https://hooks.slack.com/commands/T0TEST/1/abc",
-            )
+            .append_pair("response_url", &self.slack.response_url())
             .append_pair("trigger_id", "1700000000.111111.command0123456789")
             .finish()
             .into_bytes();
