@@ -73,11 +73,16 @@ async fn bench_backend(backend: &str, rate: u64, seconds: u64) {
     })
     .await
     .unwrap();
-    let token = switchboard::db::doors::token_of(db.reader(), "alert")
+    let secrets = switchboard::secrets::SecretStore::new(
+        db.clone(),
+        switchboard::secrets::open_provider(&server.secrets)
+            .await
+            .unwrap(),
+    );
+    let (token, _) = switchboard::webhooks::reveal(&db, &secrets, "alert")
         .await
         .unwrap()
-        .expect("a token")
-        .token;
+        .expect("a token");
     db.close().await;
     let url = format!("{}/hooks/{token}", server.base);
 

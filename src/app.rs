@@ -73,7 +73,14 @@ impl App {
         let kv = KvStore::new(db.clone(), clock.clone());
 
         let registry = Arc::new(Registry::default());
-        reload::reload(&config.automations_dir, &db, &registry, clock.as_ref()).await?;
+        reload::reload(
+            &config.automations_dir,
+            &db,
+            &secrets,
+            &registry,
+            clock.as_ref(),
+        )
+        .await?;
 
         let wake = Arc::new(Notify::new());
         let (ingestor, ingest_task) = Ingestor::start(
@@ -149,6 +156,7 @@ impl App {
         tasks.spawn(reload::watch(
             config.automations_dir.clone(),
             db.clone(),
+            secrets.clone(),
             registry.clone(),
             clock.clone(),
             stop.clone(),

@@ -53,6 +53,8 @@ pub struct Server {
     pub base: String,
     /// The server's database.
     pub database_url: String,
+    /// Its secrets key (a file of its own).
+    pub secrets: switchboard::config::SecretsConfig,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -102,6 +104,7 @@ pub async fn start_server(
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    let key_file = dir.path().join("switchboard.key");
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     for (k, v) in env {
         command.env(k, v);
@@ -114,6 +117,7 @@ pub async fn start_server(
         .env("DATABASE_URL", &url)
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_AUTOMATIONS", &automations)
+        .env("SWITCHBOARD_SECRET_KEY_FILE", &key_file)
         // The fake Slack is not rate limited, and paging one channel 100 times a
         // second is what this measures.
         .env("SWITCHBOARD_SLACK_RATE_LIMITS", "false")
@@ -133,6 +137,10 @@ pub async fn start_server(
         child,
         base,
         database_url: url,
+        secrets: switchboard::config::SecretsConfig::Local {
+            key: None,
+            key_file,
+        },
         _dir: dir,
         pg,
     }

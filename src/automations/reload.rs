@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::{Automation, Registry, VersionedAutomation, load_dir};
 use crate::clock::Clock;
 use crate::db::{self, Db};
+use crate::secrets::SecretStore;
 
 /// Loads `dir` and installs what checks out. Errors are logged with file, line and column.
 pub async fn reload(
     dir: &Path,
     db: &Db,
+    secrets: &SecretStore,
     registry: &Registry,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {
@@ -74,7 +76,7 @@ pub async fn reload(
         files_with_errors = report.failed_files.len(),
         "automations in force"
     );
-    crate::webhooks::ensure_tokens(db, &installed, clock.now_ms()).await?;
+    crate::webhooks::ensure_tokens(db, secrets, &installed, clock.now_ms()).await?;
     let in_force: Vec<(&str, i64)> = installed
         .iter()
         .map(|a| (a.automation.id.as_str(), a.version))
@@ -103,6 +105,7 @@ pub async fn record_version(db: &Db, automation: &Automation, now_ms: i64) -> sq
 pub async fn watch(
     dir: PathBuf,
     db: Db,
+    secrets: SecretStore,
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     stop: CancellationToken,
@@ -152,7 +155,7 @@ pub async fn watch(
         // Editors write in several steps: wait for the burst to end.
         tokio::time::sleep(Duration::from_millis(250)).await;
         while rx.try_recv().is_ok() {}
-        if let Err(e) = reload(&dir, &db, &registry, clock.as_ref()).await {
+        if let Err(e) = reload(&dir, &db, &secrets, &registry, clock.as_ref()).await {
             tracing::error!(
                 error = format!("{e:#}"),
                 "reloading automations failed; the previous set stays in force"

@@ -9,9 +9,10 @@ use super::AutomationsCommand;
 use crate::automations::{Automation, load_dir};
 use crate::clock::{Clock, SystemClock, format_ms};
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::Db;
+use crate::secrets::{self, SecretStore};
 use crate::trigger::TriggerKind;
-use crate::webhooks::{new_token, token_hash};
+use crate::webhooks;
 
 pub async fn run(config: &Config, command: AutomationsCommand) -> anyhow::Result<ExitCode> {
     let automations = load(&config.automations_dir)?;
@@ -45,11 +46,8 @@ pub async fn run(config: &Config, command: AutomationsCommand) -> anyhow::Result
                     a.trigger.kind
                 );
             }
-            let token = token(config, &a.id, true).await?;
-            println!(
-                "new webhook URL for {id}: {}",
-                hook_url(config, &token.token)
-            );
+            let (token, _) = token(config, &a.id, true).await?;
+            println!("new webhook URL for {id}: {}", hook_url(config, &token));
             println!("the previous URL stopped working");
             Ok(ExitCode::SUCCESS)
         }
@@ -69,21 +67,18 @@ fn load(dir: &Path) -> anyhow::Result<Vec<Automation>> {
     Ok(report.automations)
 }
 
-/// The webhook token of `id`: the one in force, a new one if it has none, or a
-/// replacement when `rotate`.
-async fn token(config: &Config, id: &str, rotate: bool) -> anyhow::Result<db::doors::WebhookToken> {
+/// The webhook token of `id` and when it was made: the one in force, a new one if it
+/// has none, or a replacement when `rotate`.
+async fn token(config: &Config, id: &str, rotate: bool) -> anyhow::Result<(String, i64)> {
     let db = Db::connect(&config.database).await?;
     db.migrate().await?;
-    let fresh = new_token();
+    let secrets = SecretStore::new(db.clone(), secrets::open_provider(&config.secrets).await?);
     let now = SystemClock.now_ms();
-    if rotate {
-        db::doors::rotate_token(db.writer(), id, &fresh, &token_hash(&fresh), now).await?;
+    let token = if rotate {
+        (webhooks::rotate(&db, &secrets, id, now).await?, now)
     } else {
-        db::doors::ensure_token(db.writer(), id, &fresh, &token_hash(&fresh), now).await?;
-    }
-    let token = db::doors::token_of(db.reader(), id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the token of {id} vanished"))?;
+        webhooks::token_for(&db, &secrets, id, now).await?
+    };
     db.close().await;
     Ok(token)
 }
@@ -107,7 +102,7 @@ fn table(automations: &[Automation]) -> String {
     out
 }
 
-fn details(a: &Automation, token: Option<&db::doors::WebhookToken>, config: &Config) -> String {
+fn details(a: &Automation, token: Option<&(String, i64)>, config: &Config) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}  ({})", a.id, a.name);
     if let Some(d) = &a.description {
@@ -116,12 +111,12 @@ fn details(a: &Automation, token: Option<&db::doors::WebhookToken>, config: &Con
     let _ = writeln!(out, "file          {}", a.path.display());
     let _ = writeln!(out, "enabled       {}", a.enabled);
     let _ = writeln!(out, "trigger       {}", a.trigger.kind);
-    if let Some(t) = token {
-        let _ = writeln!(out, "webhook URL   {}", hook_url(config, &t.token));
+    if let Some((token, created_at)) = token {
+        let _ = writeln!(out, "webhook URL   {}", hook_url(config, token));
         let _ = writeln!(
             out,
             "              (since {}; `switchboard automations rotate-webhook {}` replaces it)",
-            format_ms(t.created_at),
+            format_ms(*created_at),
             a.id
         );
     }

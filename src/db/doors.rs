@@ -1,62 +1,118 @@
 //! Webhook tokens and schedule ticks: what the doors that start one named automation
 //! keep.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
-/// A webhook automation's token.
+use crate::secrets::envelope::Sealed;
+
+/// A webhook automation's token, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookToken {
+pub struct StoredToken {
     /// The automation.
     pub automation_id: String,
-    /// The token in its URL.
-    pub token: String,
+    /// The token, encrypted; `None` for a token made before tokens were sealed.
+    pub sealed: Option<Sealed>,
+    /// Such an old token, in the clear (sealed the next time a server starts).
+    pub plaintext: Option<String>,
     /// When it was made (or last rotated).
     pub created_at: i64,
 }
 
-/// Stores `token` for `automation_id` unless it already has one; returns the token in
-/// force.
-pub async fn ensure_token(
+const TOKEN_COLUMNS: &str =
+    "automation_id, token, ciphertext, nonce, wrapped_key, key_id, created_at";
+
+fn stored_token(r: &AnyRow) -> sqlx::Result<StoredToken> {
+    let plaintext: String = r.try_get(1)?;
+    let ciphertext: Option<Vec<u8>> = r.try_get(2)?;
+    let sealed = match ciphertext {
+        Some(ciphertext) => Some(Sealed {
+            ciphertext,
+            nonce: r.try_get(3)?,
+            wrapped_key: r.try_get(4)?,
+            key_id: r.try_get(5)?,
+        }),
+        None => None,
+    };
+    Ok(StoredToken {
+        automation_id: r.try_get(0)?,
+        sealed,
+        plaintext: (!plaintext.is_empty()).then_some(plaintext),
+        created_at: r.try_get(6)?,
+    })
+}
+
+/// Stores a sealed token for `automation_id` unless it already has one; `false` if it
+/// had.
+pub async fn insert_token(
     pool: &AnyPool,
     automation_id: &str,
-    token: &str,
+    sealed: &Sealed,
     token_hash: &str,
     now_ms: i64,
-) -> sqlx::Result<String> {
-    sqlx::query(
-        "INSERT INTO webhook_tokens (automation_id, token, token_hash, created_at) VALUES ($1, $2, $3, $4)
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "INSERT INTO webhook_tokens (automation_id, token, token_hash, ciphertext, nonce, wrapped_key, key_id, created_at)
+         VALUES ($1, '', $2, $3, $4, $5, $6, $7)
          ON CONFLICT (automation_id) DO NOTHING",
     )
     .bind(automation_id)
-    .bind(token)
     .bind(token_hash)
+    .bind(&sealed.ciphertext)
+    .bind(&sealed.nonce)
+    .bind(&sealed.wrapped_key)
+    .bind(&sealed.key_id)
     .bind(now_ms)
     .execute(pool)
     .await?;
-    sqlx::query_scalar("SELECT token FROM webhook_tokens WHERE automation_id = $1")
-        .bind(automation_id)
-        .fetch_one(pool)
-        .await
+    Ok(result.rows_affected() == 1)
 }
 
 /// Replaces the token of `automation_id`; the old one stops working at once.
-pub async fn rotate_token(
+pub async fn replace_token(
     pool: &AnyPool,
     automation_id: &str,
-    token: &str,
+    sealed: &Sealed,
     token_hash: &str,
     now_ms: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO webhook_tokens (automation_id, token, token_hash, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (automation_id) DO UPDATE SET token = excluded.token,
-             token_hash = excluded.token_hash, created_at = excluded.created_at",
+        "INSERT INTO webhook_tokens (automation_id, token, token_hash, ciphertext, nonce, wrapped_key, key_id, created_at)
+         VALUES ($1, '', $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (automation_id) DO UPDATE SET token = '', token_hash = excluded.token_hash,
+             ciphertext = excluded.ciphertext, nonce = excluded.nonce,
+             wrapped_key = excluded.wrapped_key, key_id = excluded.key_id,
+             created_at = excluded.created_at",
     )
     .bind(automation_id)
-    .bind(token)
     .bind(token_hash)
+    .bind(&sealed.ciphertext)
+    .bind(&sealed.nonce)
+    .bind(&sealed.wrapped_key)
+    .bind(&sealed.key_id)
     .bind(now_ms)
     .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Stores the sealed form of a token: an old one kept in the clear, now sealed (the
+/// same token, so its URL does not change), or one whose data key was re-wrapped.
+pub async fn seal_token(
+    conn: &mut AnyConnection,
+    automation_id: &str,
+    sealed: &Sealed,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_tokens SET token = '', ciphertext = $1, nonce = $2, wrapped_key = $3, key_id = $4
+         WHERE automation_id = $5",
+    )
+    .bind(&sealed.ciphertext)
+    .bind(&sealed.nonce)
+    .bind(&sealed.wrapped_key)
+    .bind(&sealed.key_id)
+    .bind(automation_id)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -70,21 +126,26 @@ pub async fn automation_for(pool: &AnyPool, token_hash: &str) -> sqlx::Result<Op
 }
 
 /// The token of `automation_id`, if it has one.
-pub async fn token_of(pool: &AnyPool, automation_id: &str) -> sqlx::Result<Option<WebhookToken>> {
-    let row = sqlx::query(
-        "SELECT automation_id, token, created_at FROM webhook_tokens WHERE automation_id = $1",
-    )
-    .bind(automation_id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(WebhookToken {
-            automation_id: r.try_get(0)?,
-            token: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-        })
-    })
-    .transpose()
+pub async fn token_of(pool: &AnyPool, automation_id: &str) -> sqlx::Result<Option<StoredToken>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM webhook_tokens WHERE automation_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(automation_id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(stored_token)
+        .transpose()
+}
+
+/// Every token (to seal old ones, and to re-wrap all on a key rotation).
+pub async fn all_tokens(conn: &mut AnyConnection) -> sqlx::Result<Vec<StoredToken>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM webhook_tokens");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(stored_token)
+        .collect()
 }
 
 /// Claims a schedule tick; `false` if another process (or an earlier life of this one)

@@ -216,8 +216,8 @@ impl SecretStore {
         Ok(db::secrets::delete(self.db.writer(), workspace, name).await? > 0)
     }
 
-    /// Re-wraps every data key under `to`, in one transaction: those of the secrets
-    /// and those of waiting scripts' journals; values are not touched. Returns how many
+    /// Re-wraps every data key under `to`, in one transaction: those of the secrets,
+    /// of waiting scripts' journals and of webhook tokens; values are not touched. Returns how many
     /// secret versions.
     pub async fn rewrap_all(&self, to: &dyn KeyProvider) -> Result<usize, SecretError> {
         let mut tx = self.db.begin().await?;
@@ -226,6 +226,7 @@ impl SecretStore {
             let moved = envelope::rewrap(self.provider.as_ref(), to, &sealed, &aad).await?;
             db::script_journals::rewrap(&mut tx, run_id, step, &moved).await?;
         }
+        crate::webhooks::rewrap_tokens(&mut tx, self.provider.as_ref(), to).await?;
         let rows = db::secrets::all(&mut tx).await?;
         for row in &rows {
             let aad = associated_data(&row.workspace, &row.name, row.version);

@@ -56,11 +56,21 @@ async fn start(
 }
 
 async fn token(app: &TestApp) -> String {
-    db::doors::token_of(app.db.reader(), "alert")
+    switchboard::webhooks::reveal(&app.db, &app.secrets().await, "alert")
         .await
         .unwrap()
         .expect("a token")
-        .token
+        .0
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_clear()
+        .envs(app.env.iter())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
 }
 
 async fn hook(
@@ -120,13 +130,7 @@ on_both_backends! {
         let unknown = hook(&app, "not-a-token-at-all-but-just-as-long-as-one-", b"{}", &[]).await;
         assert_eq!(unknown.status().as_u16(), 404);
 
-        let rotated = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["automations", "rotate-webhook", "alert"])
-            .env_clear()
-            .envs(app.env.iter())
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
+        let rotated = cli(&app, &["automations", "rotate-webhook", "alert"]);
         assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
         let new = token(&app).await;
         assert_ne!(new, old);
@@ -134,13 +138,7 @@ on_both_backends! {
 
         assert_eq!(hook(&app, &old, b"{}", &[]).await.status().as_u16(), 404);
         assert_eq!(hook(&app, &new, b"{}", &[]).await.status().as_u16(), 202);
-        let shown = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["automations", "show", "alert"])
-            .env_clear()
-            .envs(app.env.iter())
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
+        let shown = cli(&app, &["automations", "show", "alert"]);
         assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("/hooks/{new}")));
         app.wait_for_runs_to_finish(WAIT).await;
         assert_eq!(app.runs().await.len(), 1);
@@ -192,6 +190,50 @@ on_both_backends! {
         assert!((1..=60).contains(&retry_after), "{retry_after}");
         app.wait_for_runs_to_finish(WAIT).await;
         assert_eq!(app.runs().await.len(), 1, "only the good call ran");
+        app.shutdown().await;
+    }
+
+    async fn tokens_are_kept_sealed_and_survive_a_key_rotation(backend: Backend) {
+        let app = start(backend, ALERT, &[]).await;
+        let token = token(&app).await;
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT token, ciphertext FROM webhook_tokens")
+            .fetch_all(app.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "", "no token in the clear");
+        let sealed = &rows[0].1;
+        assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()), "the ciphertext is not the token");
+
+        let rotated = cli(&app, &["secrets", "rotate-key"]);
+        assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+        // Only the new key is left: the token opens with it, and the URL is the same.
+        assert_eq!(self::token(&app).await, token);
+        let shown = cli(&app, &["automations", "show", "alert"]);
+        assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("/hooks/{token}")));
+        assert_eq!(hook(&app, &token, b"{}", &[]).await.status().as_u16(), 202);
+        app.shutdown().await;
+    }
+
+    async fn tokens_kept_in_the_clear_by_earlier_versions_are_sealed_with_the_same_url(backend: Backend) {
+        let mut app = start(backend, ALERT, &[]).await;
+        let legacy = "made-by-an-earlier-version-of-switchboard-0";
+        sqlx::query(
+            "UPDATE webhook_tokens SET token = $1, token_hash = $2, ciphertext = NULL, nonce = NULL, wrapped_key = NULL, key_id = NULL",
+        )
+        .bind(legacy)
+        .bind(switchboard::webhooks::token_hash(legacy))
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+        app.kill_and_restart_with(&[]).await;
+        let plain: Vec<String> = sqlx::query_scalar("SELECT token FROM webhook_tokens")
+            .fetch_all(app.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(plain, [""]);
+        assert_eq!(token(&app).await, legacy);
+        assert_eq!(hook(&app, legacy, b"{}", &[]).await.status().as_u16(), 202);
         app.shutdown().await;
     }
 }

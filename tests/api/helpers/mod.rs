@@ -242,6 +242,14 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The secret store as the server opens it (the key as configured now).
+    pub async fn secrets(&self) -> switchboard::secrets::SecretStore {
+        let provider = switchboard::secrets::open_provider(&self.config.secrets)
+            .await
+            .unwrap();
+        switchboard::secrets::SecretStore::new(self.db.clone(), provider)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
