@@ -275,6 +275,11 @@ async fn housekeeping(db: Db, kv: KvStore, clock: Arc<dyn Clock>, stop: Cancella
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
             }
+            match db::doors::prune_ticks(db.writer(), before).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old schedule ticks"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not forget old schedule ticks"),
+            }
         }
         match kv.purge_expired().await {
             Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired keys"),

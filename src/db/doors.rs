@@ -191,3 +191,17 @@ pub async fn last_tick(pool: &AnyPool, automation_id: &str) -> sqlx::Result<Opti
         .fetch_one(pool)
         .await
 }
+
+/// Forgets ticks claimed before `before_ms`, except each schedule's latest (which says
+/// where the schedule stands). Returns how many.
+pub async fn prune_ticks(pool: &AnyPool, before_ms: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "DELETE FROM schedule_ticks WHERE created_at < $1
+         AND tick < (SELECT MAX(latest.tick) FROM schedule_ticks latest
+                     WHERE latest.automation_id = schedule_ticks.automation_id)",
+    )
+    .bind(before_ms)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}

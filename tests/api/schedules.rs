@@ -92,6 +92,14 @@ on_both_backends! {
         assert_eq!(runs_settle(&app, 2).await, [tick_id(11), tick_id(16)]);
         clock.set(at(17));
         assert_eq!(runs_settle(&app, 3).await.len(), 3);
+        // Old ticks are forgotten, all but the latest, which still says where the
+        // schedule stands.
+        let far = at(23).timestamp_millis();
+        assert_eq!(switchboard::db::doors::prune_ticks(app.db.writer(), far).await.unwrap(), 2);
+        let latest = switchboard::db::doors::last_tick(app.db.reader(), "hourly").await.unwrap();
+        assert_eq!(latest, Some(at(17).timestamp_millis() - 1000));
+        clock.set(at(18));
+        assert_eq!(runs_settle(&app, 4).await.len(), 4);
         app.shutdown().await;
     }
 
