@@ -42,58 +42,49 @@ fn stored_token(r: &AnyRow) -> sqlx::Result<StoredToken> {
     })
 }
 
-/// Stores a sealed token for `automation_id` unless it already has one; `false` if it
-/// had.
-pub async fn insert_token(
-    pool: &AnyPool,
-    automation_id: &str,
-    sealed: &Sealed,
-    token_hash: &str,
-    now_ms: i64,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO webhook_tokens (automation_id, token, token_hash, ciphertext, nonce, wrapped_key, key_id, created_at)
-         VALUES ($1, '', $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (automation_id) DO NOTHING",
-    )
-    .bind(automation_id)
-    .bind(token_hash)
-    .bind(&sealed.ciphertext)
-    .bind(&sealed.nonce)
-    .bind(&sealed.wrapped_key)
-    .bind(&sealed.key_id)
-    .bind(now_ms)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
+/// What storing a token does to the one an automation already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Keep it: the new token is not stored.
+    Keep,
+    /// Replace it: the old token stops working at once.
+    Replace,
 }
 
-/// Replaces the token of `automation_id`; the old one stops working at once.
-pub async fn replace_token(
+/// Stores a sealed token for `automation_id`; `false` if one was kept instead.
+pub async fn store_token(
     pool: &AnyPool,
     automation_id: &str,
     sealed: &Sealed,
     token_hash: &str,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_tokens (automation_id, token, token_hash, ciphertext, nonce, wrapped_key, key_id, created_at)
-         VALUES ($1, '', $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (automation_id) DO UPDATE SET token = '', token_hash = excluded.token_hash,
+    existing: Existing,
+) -> sqlx::Result<bool> {
+    let on_conflict = match existing {
+        Existing::Keep => "DO NOTHING",
+        Existing::Replace => {
+            "DO UPDATE SET token = '', token_hash = excluded.token_hash,
              ciphertext = excluded.ciphertext, nonce = excluded.nonce,
              wrapped_key = excluded.wrapped_key, key_id = excluded.key_id,
-             created_at = excluded.created_at",
-    )
-    .bind(automation_id)
-    .bind(token_hash)
-    .bind(&sealed.ciphertext)
-    .bind(&sealed.nonce)
-    .bind(&sealed.wrapped_key)
-    .bind(&sealed.key_id)
-    .bind(now_ms)
-    .execute(pool)
-    .await?;
-    Ok(())
+             created_at = excluded.created_at"
+        }
+    };
+    let sql = format!(
+        "INSERT INTO webhook_tokens (automation_id, token, token_hash, ciphertext, nonce, wrapped_key, key_id, created_at)
+         VALUES ($1, '', $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (automation_id) {on_conflict}"
+    );
+    let result = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(automation_id)
+        .bind(token_hash)
+        .bind(&sealed.ciphertext)
+        .bind(&sealed.nonce)
+        .bind(&sealed.wrapped_key)
+        .bind(&sealed.key_id)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Stores the sealed form of a token: an old one kept in the clear, now sealed (the

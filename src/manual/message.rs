@@ -1,13 +1,15 @@
 //! Commands typed to the bot in a message: `@switchboard run triage` in a
 //! conversation's thread runs on that conversation. Slack does not send slash commands
 //! from threads, so this is how a person starts a run from where the conversation is.
-//! Pure: recognising the command and reading its words.
+//! Recognising the command and reading its words are pure functions; the desk answers
+//! privately in the thread.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::trigger::Activity;
+use super::{ManualDesk, ManualStart, UserError, start};
+use crate::trigger::{Activity, InboundEvent};
 
 /// A message that starts with a mention of the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +116,84 @@ fn unwrap_markup(value: &str) -> String {
         Some(inner) => inner.split('|').next().unwrap_or_default().to_owned(),
         None => value.to_owned(),
     }
+}
+
+impl ManualDesk {
+    /// Takes a command typed to the bot at the start of `event`'s message (see
+    /// [`recognise`]). Such a message is addressed to switchboard, not part of a support
+    /// conversation: `event` is left with only its id to record, so that Slack's
+    /// retries are recognised.
+    pub fn take_message_command(&self, event: &mut InboundEvent) -> Option<MessageCommand> {
+        if !may_be_command(&event.activity) {
+            return None;
+        }
+        let bot = self.env.workspaces.get(&event.team_id)?.bot_user_id;
+        let command = recognise(&event.activity, &bot)?;
+        event.activity = Activity::Ignored {
+            event_type: "command to switchboard".into(),
+        };
+        Some(command)
+    }
+
+    /// Answers a command typed to the bot, privately in its thread. It runs after the
+    /// event is acknowledged: checking permissions may take Slack calls.
+    pub fn spawn_message_command(&self, command: MessageCommand) {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(user = %command.user, channel = %command.channel, "command in a message");
+            tracing::debug!(text = %command.text, "command text");
+            let text = desk
+                .message_answer(&command)
+                .await
+                .unwrap_or_else(|e| format!(":warning: {e}"));
+            let (channel, thread) = (Some(command.channel.as_str()), Some(command.thread()));
+            crate::runs::notify::tell(&desk.env, &command.user, channel, thread, &text).await;
+        });
+    }
+
+    async fn message_answer(&self, command: &MessageCommand) -> Result<String, UserError> {
+        let words = words(&command.text);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            [] | ["list"] | ["help"] => self.list(&command.user, message_usage()).await,
+            ["run", id, rest @ ..] => self.run_from_message(command, id, rest).await,
+            _ => Ok(format!(
+                "I don't know `{}`.\n{}",
+                command.text,
+                message_usage()
+            )),
+        }
+    }
+
+    async fn run_from_message(
+        &self,
+        command: &MessageCommand,
+        id: &str,
+        rest: &[&str],
+    ) -> Result<String, UserError> {
+        let automation = self.automation(id)?;
+        self.check_allowed(&command.user, &automation).await?;
+        let given = inputs(rest).map_err(UserError)?;
+        let request = ManualStart {
+            user: command.user.clone(),
+            given,
+            conversation: self.tracked(&command.channel, command.thread()).await?,
+            source: "message".into(),
+            reply_to: Some(command.channel.clone()),
+            reply_thread: Some(command.thread().to_owned()),
+        };
+        match start(&self.env, &automation, request).await {
+            Ok(run) => Ok(self.started(&automation, run)),
+            Err(e) if self.has_inputs(&automation) => Err(UserError(format!(
+                "{e}\nGive inputs as `name=value` after the automation's id, or use the \"Run automation\" shortcut on a message to fill in a form."
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn message_usage() -> String {
+    "Mention me at the start of a message: `list`, or `run <automation> [name=value]…`; in a conversation's thread, the run is on that conversation.".into()
 }
 
 #[cfg(test)]

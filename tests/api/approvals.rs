@@ -121,13 +121,7 @@ async fn ephemeral_to(app: &TestApp, user: &str) -> String {
 
 /// Runs the CLI against the app's database; returns its standard output.
 fn cli(app: &TestApp, args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &app.env["DATABASE_URL"])
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
+    let output = app.cli(args);
     assert!(
         output.status.success(),
         "{}",

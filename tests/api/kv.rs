@@ -138,15 +138,7 @@ on_both_backends! {
         assert_eq!(output(&app, runs[1].id).await, json!([null, "shared value", 0]));
 
         // The same data from the shell.
-        let url = app.config.database.url.clone();
-        let cli = |args: &[&str]| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-                .args(args)
-                .env("DATABASE_URL", &url)
-                .env("RUST_LOG", "error")
-                .output()
-                .unwrap()
-        };
+        let cli = |args: &[&str]| app.cli(args);
         let get = cli(&["kv", "get", "automation:writer", "k", "--workspace", "T0TEST"]);
         assert_eq!(serde_json::from_slice::<Value>(&get.stdout).unwrap(), json!({ "from": "writer" }));
         assert!(cli(&["kv", "set", "shared:team", "n", "41", "--workspace", "T0TEST"]).status.success());

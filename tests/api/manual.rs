@@ -323,15 +323,7 @@ on_both_backends! {
 
     async fn the_command_line_runs_one_too(backend: Backend) {
         let app = start(backend).await;
-        let cli = |args: &[&str]| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-                .args(args)
-                .env_clear()
-                .envs(app.env.iter())
-                .env("RUST_LOG", "error")
-                .output()
-                .unwrap()
-        };
+        let cli = |args: &[&str]| app.cli(args);
         let bad = cli(&["run", "laptop", "--input", "colour=red", "--input", "who=U0NEWBIE01", "--input", "count=1"]);
         assert!(!bad.status.success());
         assert!(String::from_utf8_lossy(&bad.stderr).contains("`colour`: not an input"), "{}", String::from_utf8_lossy(&bad.stderr));

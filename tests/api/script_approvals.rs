@@ -114,13 +114,7 @@ on_both_backends! {
         app.wait_for_status("waiting", WAIT).await;
         let requests = posted_requests(&app.slack);
 
-        let rotate = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["secrets", "rotate-key"])
-            .env_clear()
-            .envs(app.env.iter())
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
+        let rotate = app.cli(&["secrets", "rotate-key"]);
         assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
         app.kill_and_restart_with(&[]).await;
 

@@ -63,16 +63,6 @@ async fn token(app: &TestApp) -> String {
         .0
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env_clear()
-        .envs(app.env.iter())
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
-}
-
 async fn hook(
     app: &TestApp,
     token: &str,
@@ -130,7 +120,7 @@ on_both_backends! {
         let unknown = hook(&app, "not-a-token-at-all-but-just-as-long-as-one-", b"{}", &[]).await;
         assert_eq!(unknown.status().as_u16(), 404);
 
-        let rotated = cli(&app, &["automations", "rotate-webhook", "alert"]);
+        let rotated = app.cli(&["automations", "rotate-webhook", "alert"]);
         assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
         let new = token(&app).await;
         assert_ne!(new, old);
@@ -138,7 +128,7 @@ on_both_backends! {
 
         assert_eq!(hook(&app, &old, b"{}", &[]).await.status().as_u16(), 404);
         assert_eq!(hook(&app, &new, b"{}", &[]).await.status().as_u16(), 202);
-        let shown = cli(&app, &["automations", "show", "alert"]);
+        let shown = app.cli(&["automations", "show", "alert"]);
         assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("/hooks/{new}")));
         app.wait_for_runs_to_finish(WAIT).await;
         assert_eq!(app.runs().await.len(), 1);
@@ -205,11 +195,11 @@ on_both_backends! {
         let sealed = &rows[0].1;
         assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()), "the ciphertext is not the token");
 
-        let rotated = cli(&app, &["secrets", "rotate-key"]);
+        let rotated = app.cli(&["secrets", "rotate-key"]);
         assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
         // Only the new key is left: the token opens with it, and the URL is the same.
         assert_eq!(self::token(&app).await, token);
-        let shown = cli(&app, &["automations", "show", "alert"]);
+        let shown = app.cli(&["automations", "show", "alert"]);
         assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("/hooks/{token}")));
         assert_eq!(hook(&app, &token, b"{}", &[]).await.status().as_u16(), 202);
         app.shutdown().await;

@@ -430,13 +430,7 @@ fn response(value: &Value, context: &mut Context) -> JsResult<JsValue> {
         .function(
             NativeFunction::from_copy_closure_with_captures(
                 |_, args, headers: &JsObject, context| {
-                    let name = args
-                        .first()
-                        .cloned()
-                        .unwrap_or_default()
-                        .to_string(context)?;
-                    let name = JsString::from(name.to_std_string_escaped().to_ascii_lowercase());
-                    let v = headers.get(name, context)?;
+                    let v = headers.get(header_name(args, context)?, context)?;
                     Ok(if v.is_undefined() { JsValue::null() } else { v })
                 },
                 headers_value.clone(),
@@ -447,13 +441,9 @@ fn response(value: &Value, context: &mut Context) -> JsResult<JsValue> {
         .function(
             NativeFunction::from_copy_closure_with_captures(
                 |_, args, headers: &JsObject, context| {
-                    let name = args
-                        .first()
-                        .cloned()
-                        .unwrap_or_default()
-                        .to_string(context)?;
-                    let name = JsString::from(name.to_std_string_escaped().to_ascii_lowercase());
-                    Ok(headers.has_own_property(name, context)?.into())
+                    Ok(headers
+                        .has_own_property(header_name(args, context)?, context)?
+                        .into())
                 },
                 headers_value.clone(),
             ),
@@ -602,4 +592,16 @@ fn show(value: &JsValue, context: &mut Context) -> String {
         Ok(Some(json)) => json.to_string(),
         _ => value.display().to_string(),
     }
+}
+
+/// The header name a script asked for, in lower case as the headers are stored.
+fn header_name(args: &[JsValue], context: &mut Context) -> JsResult<JsString> {
+    let name = args
+        .first()
+        .cloned()
+        .unwrap_or_default()
+        .to_string(context)?;
+    Ok(JsString::from(
+        name.to_std_string_escaped().to_ascii_lowercase(),
+    ))
 }

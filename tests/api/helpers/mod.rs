@@ -250,6 +250,17 @@ impl TestApp {
         switchboard::secrets::SecretStore::new(self.db.clone(), provider)
     }
 
+    /// Runs the command line with the app's configuration.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

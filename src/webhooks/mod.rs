@@ -1,32 +1,31 @@
 //! Per-automation webhook URLs: `/hooks/<token>` starts a run of the automation whose
 //! token it is, with the call's body, headers and query as its trigger.
 //!
-//! Tokens are 256 random bits, made when a webhook automation is first loaded and
-//! replaced by `switchboard automations rotate-webhook`. A call is looked up by the
-//! token's SHA-256 (an indexed equality, so nothing compares a guess byte by byte);
-//! an unknown, rotated or disabled token gets the same 404. Each webhook has its own
-//! rate limit; callers that sign their calls (GitHub, Jira, PagerDuty) are verified
-//! with a named secret.
+//! Tokens ([`tokens`]) are made when a webhook automation is first loaded and replaced
+//! by `switchboard automations rotate-webhook`. A call is looked up by the token's
+//! SHA-256 (an indexed equality, so nothing compares a guess byte by byte); an
+//! unknown, rotated or disabled token gets the same 404. Each webhook has its own rate
+//! limit ([`limiter`]); callers that sign their calls (GitHub, Jira, PagerDuty) are
+//! verified with a named secret.
+
+mod limiter;
+mod tokens;
+
+pub use tokens::{ensure_tokens, reveal, rewrap_tokens, rotate, token_for, token_hash};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
+use sha2::Sha256;
 
-use crate::automations::VersionedAutomation;
 use crate::automations::definition::SignatureSpec;
 use crate::config::{SecretString, WebhookConfig};
-use crate::db::{self, Db};
+use crate::db;
 use crate::launch::{self, LaunchError, Launched};
 use crate::runs::RunEnv;
-use crate::secrets::provider::KeyProvider;
-use crate::secrets::{SecretError, SecretStore, envelope};
 use crate::trigger::{Trigger, TriggerEvent, TriggerKind};
 
 /// Parts of header names that mark credentials, never handed to the run (and so never
@@ -55,145 +54,6 @@ const SECRET_TTL_MS: i64 = 60_000;
 /// A signature that does not match makes the secret be read again (it may just have
 /// been changed), at most this often.
 const SECRET_RECHECK_MS: i64 = 5_000;
-
-/// A new token.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// How tokens are looked up.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// What binds a sealed token to its automation.
-fn associated_data(automation_id: &str) -> Vec<u8> {
-    format!("switchboard webhook token {automation_id}").into_bytes()
-}
-
-/// Gives every webhook automation a token (once; tokens survive reloads and edits),
-/// and seals tokens kept in the clear by earlier versions.
-pub async fn ensure_tokens(
-    db: &Db,
-    secrets: &SecretStore,
-    automations: &[VersionedAutomation],
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    let mut conn = db.writer().acquire().await?;
-    for old in db::doors::all_tokens(&mut conn).await? {
-        if let Some(token) = &old.plaintext {
-            let sealed = secrets
-                .seal(token.as_bytes(), &associated_data(&old.automation_id))
-                .await?;
-            db::doors::seal_token(&mut conn, &old.automation_id, &sealed).await?;
-            tracing::info!(automation = %old.automation_id, "webhook token sealed (its URL is unchanged)");
-        }
-    }
-    drop(conn);
-    for a in automations {
-        let id = &a.automation.id;
-        if a.automation.trigger.kind == TriggerKind::Webhook
-            && db::doors::token_of(db.reader(), id).await?.is_none()
-        {
-            let token = new_token();
-            let sealed = secrets.seal(token.as_bytes(), &associated_data(id)).await?;
-            db::doors::insert_token(db.writer(), id, &sealed, &token_hash(&token), now_ms).await?;
-        }
-    }
-    Ok(())
-}
-
-/// A webhook's token in the clear, with when it was made; `None` if it has none.
-pub async fn reveal(
-    db: &Db,
-    secrets: &SecretStore,
-    automation_id: &str,
-) -> anyhow::Result<Option<(String, i64)>> {
-    let Some(stored) = db::doors::token_of(db.reader(), automation_id).await? else {
-        return Ok(None);
-    };
-    let token = match (&stored.sealed, stored.plaintext) {
-        (_, Some(plaintext)) => plaintext,
-        (Some(sealed), None) => {
-            let opened = secrets
-                .open(sealed, &associated_data(automation_id))
-                .await?;
-            String::from_utf8(opened.to_vec())?
-        }
-        (None, None) => anyhow::bail!("the token of {automation_id} is empty"),
-    };
-    Ok(Some((token, stored.created_at)))
-}
-
-/// A webhook's token in the clear, made now if it has none yet (its automation was
-/// not loaded by a server yet).
-pub async fn token_for(
-    db: &Db,
-    secrets: &SecretStore,
-    automation_id: &str,
-    now_ms: i64,
-) -> anyhow::Result<(String, i64)> {
-    if let Some(found) = reveal(db, secrets, automation_id).await? {
-        return Ok(found);
-    }
-    let token = new_token();
-    let sealed = secrets
-        .seal(token.as_bytes(), &associated_data(automation_id))
-        .await?;
-    db::doors::insert_token(
-        db.writer(),
-        automation_id,
-        &sealed,
-        &token_hash(&token),
-        now_ms,
-    )
-    .await?;
-    // A server may have made one at the same moment: the stored one is in force.
-    reveal(db, secrets, automation_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the token of {automation_id} vanished"))
-}
-
-/// Replaces a webhook's token; the old URL stops working at once. Returns the new one.
-pub async fn rotate(
-    db: &Db,
-    secrets: &SecretStore,
-    automation_id: &str,
-    now_ms: i64,
-) -> anyhow::Result<String> {
-    let token = new_token();
-    let sealed = secrets
-        .seal(token.as_bytes(), &associated_data(automation_id))
-        .await?;
-    db::doors::replace_token(
-        db.writer(),
-        automation_id,
-        &sealed,
-        &token_hash(&token),
-        now_ms,
-    )
-    .await?;
-    Ok(token)
-}
-
-/// Re-wraps the data keys of every sealed token under `to` (a key rotation), in `conn`'s
-/// transaction.
-pub async fn rewrap_tokens(
-    conn: &mut AnyConnection,
-    from: &dyn KeyProvider,
-    to: &dyn KeyProvider,
-) -> Result<(), SecretError> {
-    for stored in db::doors::all_tokens(conn).await? {
-        if let Some(sealed) = &stored.sealed {
-            let aad = associated_data(&stored.automation_id);
-            let moved = envelope::rewrap(from, to, sealed, &aad).await?;
-            db::doors::seal_token(conn, &stored.automation_id, &moved).await?;
-        }
-    }
-    Ok(())
-}
 
 /// Why a call was refused.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +92,7 @@ pub struct HookCall<'a> {
 #[derive(Debug, Clone)]
 pub struct WebhookDoor {
     env: Arc<RunEnv>,
-    limits: Arc<Limiter>,
+    limits: Arc<limiter::Limiter>,
     /// Signing secrets by name, with when they were read.
     secrets: Arc<Mutex<HashMap<String, (SecretString, i64)>>>,
 }
@@ -242,7 +102,7 @@ impl WebhookDoor {
     pub fn new(env: Arc<RunEnv>, config: &WebhookConfig) -> Self {
         Self {
             env,
-            limits: Arc::new(Limiter::new(config.per_minute, config.burst)),
+            limits: Arc::new(limiter::Limiter::new(config.per_minute, config.burst)),
             secrets: Arc::default(),
         }
     }
@@ -390,42 +250,6 @@ pub fn signed(key: &[u8], body: &[u8], header: &str, prefix: &str) -> bool {
     })
 }
 
-/// Token buckets per webhook: `burst` calls at once, refilled at `per_minute`.
-#[derive(Debug)]
-struct Limiter {
-    per_ms: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, (f64, i64)>>,
-}
-
-impl Limiter {
-    fn new(per_minute: u32, burst: u32) -> Self {
-        Self {
-            per_ms: f64::from(per_minute) / 60_000.0,
-            burst: f64::from(burst),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a call from `key`'s bucket, or says how long until one is there.
-    fn take(&self, key: &str, now_ms: i64) -> Result<(), Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, at) = buckets
-            .entry(key.to_owned())
-            .or_insert((self.burst, now_ms));
-        let elapsed = (now_ms - *at).max(0) as f64;
-        *tokens = (*tokens + elapsed * self.per_ms).min(self.burst);
-        *at = now_ms;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait_ms = ((1.0 - *tokens) / self.per_ms).ceil() as u64;
-            Err(Duration::from_millis(wait_ms))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,31 +309,5 @@ mod tests {
         for (header, prefix, want) in cases {
             assert_eq!(signed(key, body, header, prefix), want, "{header}");
         }
-    }
-
-    #[test]
-    fn the_limiter_allows_a_burst_then_the_rate() {
-        let limiter = Limiter::new(60, 2);
-        assert!(limiter.take("a", 0).is_ok());
-        assert!(limiter.take("a", 0).is_ok());
-        let wait = limiter.take("a", 0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(1));
-        assert!(
-            limiter.take("b", 0).is_ok(),
-            "each webhook has its own bucket"
-        );
-        assert!(
-            limiter.take("a", 1000).is_ok(),
-            "one call per second refills"
-        );
-        assert!(limiter.take("a", 1000).is_err());
-    }
-
-    #[test]
-    fn tokens_are_long_and_distinct() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, b);
-        assert_eq!(token_hash(&a).len(), 64);
     }
 }
