@@ -122,15 +122,18 @@ async fn bench_backend(backend: &str, o: &Options) {
     let bodies = (0..o.max_events)
         .map(|i| reaction_event(i, i % conversations))
         .collect();
+    let cpu = server.cpu_time();
     let (elapsed, mut latencies) = blast(&client, &server.base, bodies, 64).await;
+    let cpu = server.cpu_time() - cpu;
     latencies.sort();
     println!(
-        "[{backend}] max rate: {} events acked in {:.2} s = {:.0} events/s (64 in flight); ack p50 {} p99 {}",
+        "[{backend}] max rate: {} events acked in {:.2} s = {:.0} events/s (64 in flight); ack p50 {} p99 {}; server CPU {:.0} µs per event",
         o.max_events,
         elapsed.as_secs_f64(),
         o.max_events as f64 / elapsed.as_secs_f64(),
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.99)),
+        cpu.as_secs_f64() * 1e6 / o.max_events as f64,
     );
     stop_server(server).await;
 

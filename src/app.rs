@@ -17,6 +17,7 @@ use crate::automations::{Registry, reload};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::dispatch::Slots;
 use crate::http::{self, AppState};
 use crate::ingest::{IngestContext, Ingestor};
 use crate::integrations::Integrations;
@@ -24,7 +25,7 @@ use crate::kv::KvStore;
 use crate::manual::ManualDesk;
 use crate::runs::link::RunLinks;
 use crate::runs::page::RunPages;
-use crate::runs::{self, RunEnv};
+use crate::runs::{self, LeaseBook, RunEnv};
 use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
 use crate::secrets::{self, SecretStore};
@@ -43,7 +44,6 @@ pub struct App {
     registry: Arc<Registry>,
     stop: CancellationToken,
     tasks: JoinSet<()>,
-    ingest_task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -82,9 +82,30 @@ impl App {
         )
         .await?;
 
+        let sandbox = SandboxPool::new(config.script.sandbox.clone());
         let wake = Arc::new(Notify::new());
-        let (ingestor, ingest_task) = Ingestor::start(
-            db.clone(),
+        // A process with no workers queues runs for others and takes none itself.
+        let (default_workers, script_workers) = match config.runs.workers {
+            0 => (0, 0),
+            n => (n, sandbox.capacity()),
+        };
+        let owner = lease_owner();
+        let (slots, inboxes) = Slots::new(
+            owner.clone(),
+            config.runs.lease,
+            default_workers,
+            script_workers,
+            wake.clone(),
+        );
+        let (journal, leasing) = runs::lanes(
+            &db,
+            registry.clone(),
+            &config.runs,
+            slots.clone(),
+            clock.clone(),
+        )?;
+        let ingestor = Ingestor::start(
+            &db,
             Arc::new(IngestContext {
                 registry: registry.clone(),
                 support: config.support.clone(),
@@ -92,8 +113,8 @@ impl App {
                 max_depth: config.runs.max_depth,
                 clock: clock.clone(),
             }),
-            wake.clone(),
-        );
+            slots.clone(),
+        )?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -102,7 +123,6 @@ impl App {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let sandbox = SandboxPool::new(config.script.sandbox.clone());
         let env = Arc::new(RunEnv {
             db: db.clone(),
             registry: registry.clone(),
@@ -110,7 +130,7 @@ impl App {
             clock: clock.clone(),
             config: config.runs.clone(),
             groups: GroupCache::default(),
-            owner: lease_owner(),
+            owner,
             wake,
             sandbox: sandbox.clone(),
             fetcher: Fetcher::new(config.script.fetch.clone())?,
@@ -119,6 +139,10 @@ impl App {
             secrets: secrets.clone(),
             kv: kv.clone(),
             links: RunLinks::new(config.public_url.clone(), &signing_secret),
+            slots,
+            journal,
+            leasing,
+            leases: LeaseBook::default(),
         });
 
         let router = http::router(AppState {
@@ -149,7 +173,7 @@ impl App {
                     "script sandboxes did not start; code steps will fail until this is fixed"
                 );
             }
-            tasks.spawn(runs::work(env, stop.clone()));
+            tasks.spawn(runs::work(env, inboxes, stop.clone()));
         } else {
             tracing::warn!("runs.workers = 0: runs are queued but not executed by this process");
         }
@@ -170,7 +194,6 @@ impl App {
             registry,
             stop,
             tasks,
-            ingest_task,
         })
     }
 
@@ -196,15 +219,13 @@ impl App {
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
-        // The router (and with it the last sender) is gone: the writer drains and ends.
-        let _ = self.ingest_task.await;
+        // Nothing submits any more: the batch writers commit what they hold and end.
         self.db.close().await;
     }
 
     /// Stops everything at once, as a crash would: no draining, no requeuing.
     pub async fn kill(mut self) {
         self.tasks.abort_all();
-        self.ingest_task.abort();
         while self.tasks.join_next().await.is_some() {}
         self.db.close().await;
     }
@@ -227,7 +248,7 @@ async fn identify_workspace(
                 url: info.url,
                 bot_user_id: info.user_id,
             };
-            db::workspaces::upsert(db.writer(), &workspace, clock.now_ms()).await?;
+            db::workspaces::upsert(&mut *db.write().await?, &workspace, clock.now_ms()).await?;
             tracing::info!(team.id = %workspace.team_id, team = %workspace.name, bot = %workspace.bot_user_id, "connected to Slack");
             workspaces.insert(workspace);
             Ok(())
@@ -250,7 +271,9 @@ async fn identify_workspace(
                             url: info.url,
                             bot_user_id: info.user_id,
                         };
-                        let _ = db::workspaces::upsert(db.writer(), &workspace, clock_now).await;
+                        if let Ok(mut conn) = db.write().await {
+                            let _ = db::workspaces::upsert(&mut conn, &workspace, clock_now).await;
+                        }
                         tracing::info!(team.id = %workspace.team_id, "connected to Slack");
                         workspaces.insert(workspace);
                         return;
@@ -270,12 +293,12 @@ async fn housekeeping(db: Db, kv: KvStore, clock: Arc<dyn Clock>, stop: Cancella
     loop {
         if minute.is_multiple_of(60) {
             let before = clock.now_ms() - EVENT_ID_RETENTION.as_millis() as i64;
-            match db::events::purge_before(db.writer(), before).await {
+            match async { db::events::purge_before(&mut *db.write().await?, before).await }.await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old event ids"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
             }
-            match db::doors::prune_ticks(db.writer(), before).await {
+            match async { db::doors::prune_ticks(&mut *db.write().await?, before).await }.await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old schedule ticks"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not forget old schedule ticks"),

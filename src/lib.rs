@@ -23,6 +23,9 @@ pub mod config;
 pub mod conversations;
 /// All SQL: one file per table group, for SQLite and PostgreSQL.
 pub mod db;
+/// Where the runs a trigger causes go: one per matching automation, in the database
+/// or straight to one of this process's free workers.
+pub mod dispatch;
 /// Thin axum handlers: verify, decode, hand over, answer.
 pub mod http;
 /// The durable ingest: one transaction from event id to queued runs, before the ack.

@@ -141,7 +141,7 @@ async fn start(
         Launched::Queued(run) => Some(run),
         Launched::Filtered => None,
     };
-    let mut conn = env.db.writer().acquire().await?;
+    let mut conn = env.db.write().await?;
     if db::doors::claim_tick(&mut conn, id, tick, env.clock.now_ms()).await? {
         db::doors::set_tick_run(&mut conn, id, tick, run).await?;
         tracing::info!(automation = %id, tick = %crate::clock::format_ms(tick), run.id = ?run, "schedule tick");

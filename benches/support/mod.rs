@@ -59,6 +59,54 @@ pub struct Server {
     pg: Option<(String, String)>,
 }
 
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, in MiB (from /proc).
+    pub fn rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// CPU time the server has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        process_cpu_time(self.pid())
+    }
+}
+
+/// CPU time this process (the load generator) has used so far.
+pub fn own_cpu_time() -> Duration {
+    process_cpu_time(std::process::id())
+}
+
+/// CPU time process `pid` has used so far (user + system), from /proc.
+fn process_cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let hz = 100; // sysconf(_SC_CLK_TCK) on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -121,7 +169,11 @@ pub async fn start_server(
         // The fake Slack is not rate limited, and paging one channel 100 times a
         // second is what this measures.
         .env("SWITCHBOARD_SLACK_RATE_LIMITS", "false")
-        .env("RUST_LOG", "warn")
+        // BENCH_SERVER_LOG=warn,switchboard::db::writer=debug shows the batch writer.
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

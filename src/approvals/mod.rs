@@ -24,7 +24,7 @@ pub use crate::principal::Principal;
 use sqlx::AnyConnection;
 
 use crate::db::{self, approvals::ApprovalRecord, approvals::Vote};
-use crate::ingest::queue_runs;
+use crate::dispatch::queue_runs;
 use crate::runs::RunEnv;
 use crate::trigger::{ApprovalDecision, Trigger, TriggerEvent};
 

@@ -65,7 +65,7 @@ pub async fn request(
         None => create(env, slot, spec).await?,
     };
     let posted = post_request(env, &record, spec).await?;
-    let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+    let mut conn = env.db.write().await.map_err(db_error)?;
     db::approvals::open(&mut conn, record.id, &posted)
         .await
         .map_err(db_error)?;
@@ -130,7 +130,7 @@ async fn create(
         )));
     }
     let id = {
-        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        let mut conn = env.db.write().await.map_err(db_error)?;
         db::approvals::insert_opening(&mut conn, &new)
             .await
             .map_err(db_error)?
@@ -147,7 +147,7 @@ async fn create(
 /// The request of `slot`, if it has one (read from the writer: it must see the
 /// latest decision).
 async fn find(env: &RunEnv, slot: Slot<'_>) -> Result<Option<ApprovalRecord>, StepError> {
-    let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+    let mut conn = env.db.write().await.map_err(db_error)?;
     let (run, step) = (slot.run.id, slot.step_index as i64);
     db::approvals::find(&mut conn, run, step, slot.call_index)
         .await
@@ -169,7 +169,7 @@ async fn post_request(
             continue;
         }
         posted.push(env.slack.post_blocks(&destination, &text, &blocks).await?);
-        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        let mut conn = env.db.write().await.map_err(db_error)?;
         db::approvals::set_messages(&mut conn, record.id, &posted)
             .await
             .map_err(db_error)?;
@@ -228,7 +228,7 @@ pub async fn finalize(
     conversation: Option<&Conversation>,
 ) -> Result<Value, StepError> {
     let votes = {
-        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        let mut conn = env.db.write().await.map_err(db_error)?;
         db::approvals::votes(&mut conn, record.id)
             .await
             .map_err(db_error)?
@@ -249,7 +249,7 @@ pub async fn finalize(
                 .post_message(&c.channel, &line, Some(&c.thread_ts))
                 .await?;
         }
-        let mut conn = env.db.writer().acquire().await.map_err(db_error)?;
+        let mut conn = env.db.write().await.map_err(db_error)?;
         db::approvals::mark_finalized(&mut conn, record.id, env.clock.now_ms())
             .await
             .map_err(db_error)?;

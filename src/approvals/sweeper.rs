@@ -46,7 +46,8 @@ pub async fn sweep(env: &RunEnv) -> anyhow::Result<()> {
     if wake {
         env.wake.notify_waiters();
     }
-    for record in db::approvals::claim_reminders(env.db.writer(), now).await? {
+    let reminders = db::approvals::claim_reminders(&mut *env.db.write().await?, now).await?;
+    for record in reminders {
         let text = blocks::reminder(&record);
         for message in &record.messages {
             if let Err(e) = env

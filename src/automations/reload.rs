@@ -98,7 +98,7 @@ pub async fn record_version(db: &Db, automation: &Automation, now_ms: i64) -> sq
         path: &path,
         scripts: &automation.scripts,
     };
-    db::automations::record_version(db.writer(), content, now_ms).await
+    db::automations::record_version(&mut *db.write().await?, content, now_ms).await
 }
 
 /// Reloads on file changes in `dir` and on `SIGHUP`, until `stop`.

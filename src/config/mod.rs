@@ -325,7 +325,7 @@ impl Config {
             workers: env
                 .parse("SWITCHBOARD_WORKERS", "runs.workers")?
                 .or(f.runs.workers)
-                .unwrap_or(16),
+                .unwrap_or(64),
             lease: Duration::from_secs(
                 env.parse("SWITCHBOARD_LEASE_SECONDS", "runs.lease_seconds")?
                     .or(f.runs.lease_seconds)

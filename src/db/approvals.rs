@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::Backend;
+use super::tx::Tx;
 
 /// Where a request message was posted (stored as JSON in `messages`).
 pub use crate::slack::client::PostedMessage as Posted;
@@ -251,6 +252,21 @@ pub async fn get_for_decision(
         .transpose()
 }
 
+/// Whether request `id` is decided (or gone), read locked on PostgreSQL so that a
+/// decision either happened before this transaction or waits for it.
+pub async fn decided(tx: &mut dyn Tx, id: i64) -> sqlx::Result<bool> {
+    let lock = match tx.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let sql = format!("SELECT status FROM approvals WHERE id = $1{lock}");
+    let status = match tx.fetch_optional(&sql, crate::args![id]).await? {
+        Some(row) => row.text(0)?,
+        None => return Ok(true),
+    };
+    Ok(!matches!(status.as_str(), "opening" | "pending"))
+}
+
 /// A request by id.
 pub async fn get(pool: &AnyPool, id: i64) -> sqlx::Result<Option<ApprovalRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM approvals WHERE id = $1");
@@ -371,7 +387,10 @@ pub async fn expire_due(
 }
 
 /// Claims the reminders that are due (each is claimed by one process only).
-pub async fn claim_reminders(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<ApprovalRecord>> {
+pub async fn claim_reminders(
+    conn: &mut AnyConnection,
+    now_ms: i64,
+) -> sqlx::Result<Vec<ApprovalRecord>> {
     let sql = format!(
         "UPDATE approvals SET reminded_at = $1
          WHERE status = 'pending' AND remind_at IS NOT NULL AND remind_at <= $1 AND reminded_at IS NULL
@@ -379,7 +398,7 @@ pub async fn claim_reminders(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<Ap
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now_ms)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(from_row).collect()
 }

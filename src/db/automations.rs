@@ -33,7 +33,7 @@ pub struct VersionContent<'a> {
 
 /// The version number of this content, recording a new version if it is new.
 pub async fn record_version(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     content: VersionContent<'_>,
     now_ms: i64,
 ) -> sqlx::Result<i64> {
@@ -54,7 +54,7 @@ pub async fn record_version(
         )
         .bind(automation_id)
         .bind(content_hash)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
         if let Some(version) = existing {
             return Ok(version);
@@ -71,7 +71,7 @@ pub async fn record_version(
         .bind(path)
         .bind(&scripts)
         .bind(now_ms)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await;
         match inserted {
             Ok(version) => return Ok(version),

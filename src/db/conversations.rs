@@ -1,140 +1,203 @@
 //! Conversations, their messages and their field history.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use std::collections::{HashMap, HashSet};
 
+use sqlx::{AnyConnection, Row as _};
+
+use super::tx::{Arg, Row, Shape, Tx};
 use crate::conversations::{Conversation, FieldChange, NewConversation, Status};
 use crate::trigger::Message;
 
 const COLUMNS: &str = "c.id, c.team_id, c.channel_id, c.thread_ts, c.requester, c.customer, c.title, \
      c.status, c.priority, c.ticket_type, c.assignee, c.tags, c.permalink, c.created_at, c.updated_at";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Conversation> {
+fn from_row(row: &Row) -> sqlx::Result<Conversation> {
     let decode = |column: &str, e: String| sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: e.into(),
     };
-    let status: String = row.try_get(7)?;
-    let priority: String = row.try_get(8)?;
-    let tags: String = row.try_get(11)?;
+    let status = row.text(7)?;
+    let priority = row.text(8)?;
+    let tags = row.text(11)?;
     Ok(Conversation {
-        id: row.try_get(0)?,
-        team_id: row.try_get(1)?,
-        channel: row.try_get(2)?,
-        thread_ts: row.try_get(3)?,
-        requester: row.try_get(4)?,
-        customer: row.try_get(5)?,
-        title: row.try_get(6)?,
+        id: row.int(0)?,
+        team_id: row.text(1)?,
+        channel: row.text(2)?,
+        thread_ts: row.text(3)?,
+        requester: row.text(4)?,
+        customer: row.opt_text(5)?,
+        title: row.text(6)?,
         status: status.parse().map_err(|e| decode("status", e))?,
         priority: priority.parse().map_err(|e| decode("priority", e))?,
-        ticket_type: row.try_get(9)?,
-        assignee: row.try_get(10)?,
+        ticket_type: row.text(9)?,
+        assignee: row.opt_text(10)?,
         tags: serde_json::from_str(&tags).map_err(|e| decode("tags", e.to_string()))?,
-        permalink: row.try_get(12)?,
-        created_at: row.try_get(13)?,
-        updated_at: row.try_get(14)?,
+        permalink: row.text(12)?,
+        created_at: row.int(13)?,
+        updated_at: row.int(14)?,
     })
+}
+
+/// The conversations that messages `(channel, ts)` (first messages or replies)
+/// belong to, by message.
+pub async fn find_by_messages(
+    tx: &mut dyn Tx,
+    messages: &[(&str, &str)],
+) -> sqlx::Result<HashMap<(String, String), Conversation>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, m.channel_id, m.ts FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE (m.channel_id, m.ts) IN (VALUES {{}})"
+    );
+    let rows = messages
+        .iter()
+        .flat_map(|(channel, ts)| [Arg::from(*channel), Arg::from(*ts)])
+        .collect();
+    let mut found = HashMap::new();
+    for row in tx.expand(&sql, vec![], Shape::Rows(2), rows).await? {
+        found.insert((row.text(15)?, row.text(16)?), from_row(&row)?);
+    }
+    Ok(found)
 }
 
 /// The conversation a message (first message or reply) belongs to.
 pub async fn find_by_message(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     channel: &str,
     ts: &str,
 ) -> sqlx::Result<Option<Conversation>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.channel_id = $1 AND m.ts = $2"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(channel)
-        .bind(ts)
-        .fetch_optional(conn)
+    Ok(find_by_messages(tx, &[(channel, ts)])
         .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .into_values()
+        .next())
+}
+
+/// Conversations by id.
+pub async fn get_many(tx: &mut dyn Tx, ids: &[i64]) -> sqlx::Result<HashMap<i64, Conversation>> {
+    let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE c.id IN ({{}})");
+    let ids = ids.iter().map(|id| Arg::from(*id)).collect();
+    let mut found = HashMap::new();
+    for row in tx.expand(&sql, vec![], Shape::List, ids).await? {
+        let c = from_row(&row)?;
+        found.insert(c.id, c);
+    }
+    Ok(found)
 }
 
 /// A conversation by id.
-pub async fn get(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<Conversation>> {
-    let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE c.id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+pub async fn get(tx: &mut dyn Tx, id: i64) -> sqlx::Result<Option<Conversation>> {
+    Ok(get_many(tx, &[id]).await?.remove(&id))
 }
 
-/// Creates a conversation and records its first message. Returns `None` if the thread
-/// is already tracked.
-pub async fn create(
-    conn: &mut AnyConnection,
-    new: &NewConversation,
-    first: &Message,
+/// Creates conversations and records their first messages. For each, the new
+/// conversation, or `None` if its thread is already tracked (or comes twice).
+pub async fn create_many(
+    tx: &mut dyn Tx,
+    new: &[(&NewConversation, &Message)],
     now_ms: i64,
-) -> sqlx::Result<Option<Conversation>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO conversations (team_id, channel_id, thread_ts, requester, customer, title,
-             status, priority, ticket_type, assignee, tags, permalink, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'open', 'medium', $7, NULL, '[]', $8, $9, $9)
-         ON CONFLICT (channel_id, thread_ts) DO NOTHING
-         RETURNING id",
-    )
-    .bind(&new.team_id)
-    .bind(&new.channel)
-    .bind(&new.thread_ts)
-    .bind(&new.requester)
-    .bind(&new.customer)
-    .bind(&new.title)
-    .bind(&new.ticket_type)
-    .bind(&new.permalink)
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(id) = id else { return Ok(None) };
-    add_message(&mut *conn, id, first, now_ms).await?;
-    Ok(Some(Conversation {
-        id,
-        team_id: new.team_id.clone(),
-        channel: new.channel.clone(),
-        thread_ts: new.thread_ts.clone(),
-        requester: new.requester.clone(),
-        customer: new.customer.clone(),
-        title: new.title.clone(),
-        status: Status::Open,
-        priority: crate::conversations::Priority::Medium,
-        ticket_type: new.ticket_type.clone(),
-        assignee: None,
-        tags: vec![],
-        permalink: new.permalink.clone(),
-        created_at: now_ms,
-        updated_at: now_ms,
-    }))
+) -> sqlx::Result<Vec<Option<Conversation>>> {
+    let mut rows = Vec::with_capacity(new.len() * 14);
+    for (c, _) in new {
+        rows.extend(crate::args![
+            &c.team_id,
+            &c.channel,
+            &c.thread_ts,
+            &c.requester,
+            &c.customer,
+            &c.title,
+            &c.ticket_type,
+            &c.permalink,
+            now_ms,
+            Status::Open.as_str(),
+            crate::conversations::Priority::Medium.as_str(),
+            None::<String>,
+            "[]",
+            now_ms,
+        ]);
+    }
+    let mut ids: HashMap<(String, String), i64> = HashMap::new();
+    let inserted = tx
+        .expand(
+            "INSERT INTO conversations (team_id, channel_id, thread_ts, requester, customer, title,
+                 ticket_type, permalink, created_at, status, priority, assignee, tags, updated_at)
+             VALUES {}
+             ON CONFLICT (channel_id, thread_ts) DO NOTHING
+             RETURNING id, channel_id, thread_ts",
+            vec![],
+            Shape::Rows(14),
+            rows,
+        )
+        .await?;
+    for row in inserted {
+        ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
+    }
+    let created: Vec<Option<Conversation>> = new
+        .iter()
+        .map(|(c, _)| {
+            let id = ids.remove(&(c.channel.clone(), c.thread_ts.clone()))?;
+            Some(Conversation {
+                id,
+                team_id: c.team_id.clone(),
+                channel: c.channel.clone(),
+                thread_ts: c.thread_ts.clone(),
+                requester: c.requester.clone(),
+                customer: c.customer.clone(),
+                title: c.title.clone(),
+                status: Status::Open,
+                priority: crate::conversations::Priority::Medium,
+                ticket_type: c.ticket_type.clone(),
+                assignee: None,
+                tags: vec![],
+                permalink: c.permalink.clone(),
+                created_at: now_ms,
+                updated_at: now_ms,
+            })
+        })
+        .collect();
+    let first: Vec<(i64, &Message)> = created
+        .iter()
+        .zip(new)
+        .filter_map(|(c, (_, m))| c.as_ref().map(|c| (c.id, *m)))
+        .collect();
+    add_messages(tx, &first, now_ms).await?;
+    Ok(created)
 }
 
-/// Records a message of a conversation; returns `false` if it was already recorded.
-pub async fn add_message(
-    conn: &mut AnyConnection,
-    conversation_id: i64,
-    message: &Message,
+/// Records messages `(conversation id, message)`; for each, whether it is new (a
+/// message recorded before, or twice here, is not).
+pub async fn add_messages(
+    tx: &mut dyn Tx,
+    messages: &[(i64, &Message)],
     now_ms: i64,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO messages (channel_id, ts, conversation_id, user_id, text, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, ts) DO NOTHING",
-    )
-    .bind(&message.channel)
-    .bind(&message.ts)
-    .bind(conversation_id)
-    .bind(&message.user)
-    .bind(&message.text)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+) -> sqlx::Result<Vec<bool>> {
+    let mut rows = Vec::with_capacity(messages.len() * 6);
+    for (conversation_id, m) in messages {
+        rows.extend(crate::args![
+            &m.channel,
+            &m.ts,
+            *conversation_id,
+            &m.user,
+            &m.text,
+            now_ms
+        ]);
+    }
+    let mut added: HashSet<(String, String)> = HashSet::new();
+    let inserted = tx
+        .expand(
+            "INSERT INTO messages (channel_id, ts, conversation_id, user_id, text, created_at)
+             VALUES {} ON CONFLICT (channel_id, ts) DO NOTHING
+             RETURNING channel_id, ts",
+            vec![],
+            Shape::Rows(6),
+            rows,
+        )
+        .await?;
+    for row in inserted {
+        added.insert((row.text(0)?, row.text(1)?));
+    }
+    Ok(messages
+        .iter()
+        .map(|(_, m)| added.remove(&(m.channel.clone(), m.ts.clone())))
+        .collect())
 }
 
 /// Who or what caused field changes.
@@ -150,41 +213,47 @@ pub struct ChangeCause<'a> {
 
 /// Stores a conversation's new field values and the history of `changes`.
 pub async fn save_changes(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     conversation: &Conversation,
     changes: &[FieldChange],
     cause: ChangeCause<'_>,
 ) -> sqlx::Result<()> {
     let tags = serde_json::to_string(&conversation.tags).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
+    tx.execute(
         "UPDATE conversations SET status = $1, priority = $2, ticket_type = $3, assignee = $4,
              tags = $5, updated_at = $6 WHERE id = $7",
+        crate::args![
+            conversation.status.as_str(),
+            conversation.priority.as_str(),
+            &conversation.ticket_type,
+            &conversation.assignee,
+            tags,
+            cause.at_ms,
+            conversation.id,
+        ],
     )
-    .bind(conversation.status.as_str())
-    .bind(conversation.priority.as_str())
-    .bind(&conversation.ticket_type)
-    .bind(&conversation.assignee)
-    .bind(tags)
-    .bind(cause.at_ms)
-    .bind(conversation.id)
-    .execute(&mut *conn)
     .await?;
+    let mut rows = Vec::with_capacity(changes.len() * 7);
     for change in changes {
-        sqlx::query(
-            "INSERT INTO conversation_changes
-                 (conversation_id, field, before_value, after_value, cause, actor, changed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(conversation.id)
-        .bind(change.field.as_str())
-        .bind(change.before.to_string())
-        .bind(change.after.to_string())
-        .bind(cause.cause)
-        .bind(cause.actor)
-        .bind(cause.at_ms)
-        .execute(&mut *conn)
-        .await?;
+        rows.extend(crate::args![
+            conversation.id,
+            change.field.as_str(),
+            change.before.to_string(),
+            change.after.to_string(),
+            cause.cause,
+            cause.actor,
+            cause.at_ms,
+        ]);
     }
+    tx.expand(
+        "INSERT INTO conversation_changes
+             (conversation_id, field, before_value, after_value, cause, actor, changed_at)
+         VALUES {}",
+        vec![],
+        Shape::Rows(7),
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -243,5 +312,5 @@ pub async fn list(conn: &mut AnyConnection, limit: i64) -> sqlx::Result<Vec<Conv
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(|r| from_row(&Row::Any(r))).collect()
 }

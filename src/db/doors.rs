@@ -53,7 +53,7 @@ pub enum Existing {
 
 /// Stores a sealed token for `automation_id`; `false` if one was kept instead.
 pub async fn store_token(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     automation_id: &str,
     sealed: &Sealed,
     token_hash: &str,
@@ -82,7 +82,7 @@ pub async fn store_token(
         .bind(&sealed.wrapped_key)
         .bind(&sealed.key_id)
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -185,14 +185,14 @@ pub async fn last_tick(pool: &AnyPool, automation_id: &str) -> sqlx::Result<Opti
 
 /// Forgets ticks claimed before `before_ms`, except each schedule's latest (which says
 /// where the schedule stands). Returns how many.
-pub async fn prune_ticks(pool: &AnyPool, before_ms: i64) -> sqlx::Result<u64> {
+pub async fn prune_ticks(conn: &mut AnyConnection, before_ms: i64) -> sqlx::Result<u64> {
     let result = sqlx::query(
         "DELETE FROM schedule_ticks WHERE created_at < $1
          AND tick < (SELECT MAX(latest.tick) FROM schedule_ticks latest
                      WHERE latest.automation_id = schedule_ticks.automation_id)",
     )
     .bind(before_ms)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())
 }

@@ -1,33 +1,54 @@
 //! Ingested event ids: the first line of defence against redelivery.
 
+use std::collections::HashSet;
+
 use sqlx::AnyConnection;
 
-/// Records `event_id`; returns `false` if it was already recorded (a redelivery).
-pub async fn record(
-    conn: &mut AnyConnection,
-    event_id: &str,
-    team_id: &str,
-    kind: &str,
+use super::tx::{Shape, Tx};
+
+/// An event id to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// Slack's event id (or another door's idempotency key).
+    pub event_id: &'a str,
+    /// Workspace.
+    pub team_id: &'a str,
+    /// What it was, for the operator.
+    pub kind: &'a str,
+}
+
+/// Records event ids; for each, whether it is new (a redelivery, or an id given twice
+/// here, is not).
+pub async fn record_many(
+    tx: &mut dyn Tx,
+    events: &[NewEvent<'_>],
     now_ms: i64,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO events (event_id, team_id, kind, received_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(event_id)
-    .bind(team_id)
-    .bind(kind)
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+) -> sqlx::Result<Vec<bool>> {
+    let mut rows = Vec::with_capacity(events.len() * 4);
+    for e in events {
+        rows.extend(crate::args![e.event_id, e.team_id, e.kind, now_ms]);
+    }
+    let mut new = tx
+        .expand(
+            "INSERT INTO events (event_id, team_id, kind, received_at) VALUES {}
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING event_id",
+            vec![],
+            Shape::Rows(4),
+            rows,
+        )
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<sqlx::Result<HashSet<String>>>()?;
+    Ok(events.iter().map(|e| new.remove(e.event_id)).collect())
 }
 
 /// Forgets event ids older than `before_ms`; Slack stops retrying after about an hour.
-pub async fn purge_before(pool: &sqlx::AnyPool, before_ms: i64) -> sqlx::Result<u64> {
+pub async fn purge_before(conn: &mut AnyConnection, before_ms: i64) -> sqlx::Result<u64> {
     let result = sqlx::query("DELETE FROM events WHERE received_at < $1")
         .bind(before_ms)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected())
 }

@@ -182,10 +182,10 @@ pub async fn list(
 }
 
 /// Deletes expired rows; returns how many.
-pub async fn purge_expired(pool: &AnyPool, now_ms: i64) -> sqlx::Result<u64> {
+pub async fn purge_expired(conn: &mut AnyConnection, now_ms: i64) -> sqlx::Result<u64> {
     let result = sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1")
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected())
 }

@@ -3,10 +3,13 @@
 //! State changes are guarded by `WHERE status = … AND lease_owner = …`, so a worker
 //! that lost its lease cannot write, and a final state is written once.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::{HashMap, HashSet};
 
-use super::{Backend, Db};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row as _};
+
+use super::Backend;
+use super::tx::{Arg, Row, Shape, Tx};
 use crate::trigger::Trigger;
 
 /// Where a run stands.
@@ -50,35 +53,97 @@ impl RunStatus {
     }
 }
 
+/// A run to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    /// Automation id.
+    pub automation_id: &'a str,
+    /// The version that matched.
+    pub automation_version: i64,
+    /// Queue lane.
+    pub lane: &'a str,
+    /// What caused it.
+    pub trigger: &'a Trigger,
+    /// Set when this process takes the run at once: inserted as running, leased to
+    /// `owner` until `until_ms`, its first attempt begun.
+    pub leased: Option<(&'a str, i64)>,
+}
+
+/// Inserts runs; for each, its id, or `None` if its (event, automation) already has a
+/// run (then nothing is inserted for it).
+pub async fn insert_many(
+    tx: &mut dyn Tx,
+    runs: &[NewRun<'_>],
+    now_ms: i64,
+) -> sqlx::Result<Vec<Option<i64>>> {
+    let mut rows = Vec::with_capacity(runs.len() * 15);
+    for run in runs {
+        let trigger_json =
+            serde_json::to_string(run.trigger).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let (status, attempt, owner, until, started) = match run.leased {
+            Some((owner, until)) => ("running", 1, Some(owner), Some(until), Some(now_ms)),
+            None => ("queued", 0, None, None, None),
+        };
+        rows.extend(crate::args![
+            run.automation_id,
+            run.automation_version,
+            &run.trigger.event_id,
+            run.trigger.kind().as_str(),
+            trigger_json,
+            run.trigger.conversation_id,
+            i64::from(run.trigger.depth),
+            status,
+            attempt,
+            now_ms,
+            now_ms,
+            run.lane,
+            owner,
+            until,
+            started,
+        ]);
+    }
+    let inserted = tx
+        .expand(
+            "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
+                 conversation_id, depth, status, attempt, run_after, created_at, lane, lease_owner,
+                 lease_expires_at, started_at)
+             VALUES {}
+             ON CONFLICT (event_id, automation_id) DO NOTHING
+             RETURNING id, event_id, automation_id",
+            vec![],
+            Shape::Rows(15),
+            rows,
+        )
+        .await?;
+    let mut ids: HashMap<(String, String), i64> = HashMap::new();
+    for row in inserted {
+        ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
+    }
+    // A run inserted twice in one call is reported once.
+    Ok(runs
+        .iter()
+        .map(|r| ids.remove(&(r.trigger.event_id.clone(), r.automation_id.to_owned())))
+        .collect())
+}
+
 /// Queues a run for `trigger` in `lane`; returns `None` if this (event, automation)
 /// already has one.
 pub async fn insert(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     automation_id: &str,
     automation_version: i64,
     lane: &str,
     trigger: &Trigger,
     now_ms: i64,
 ) -> sqlx::Result<Option<i64>> {
-    let trigger_json = serde_json::to_string(trigger).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query_scalar(
-        "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
-             conversation_id, depth, status, attempt, run_after, created_at, lane)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8, $9)
-         ON CONFLICT (event_id, automation_id) DO NOTHING
-         RETURNING id",
-    )
-    .bind(automation_id)
-    .bind(automation_version)
-    .bind(&trigger.event_id)
-    .bind(trigger.kind().as_str())
-    .bind(trigger_json)
-    .bind(trigger.conversation_id)
-    .bind(i64::from(trigger.depth))
-    .bind(now_ms)
-    .bind(lane)
-    .fetch_optional(conn)
-    .await
+    let run = NewRun {
+        automation_id,
+        automation_version,
+        lane,
+        trigger,
+        leased: None,
+    };
+    Ok(insert_many(tx, &[run], now_ms).await?.pop().flatten())
 }
 
 /// The run of `automation_id` for `event_id`, if there is one.
@@ -109,54 +174,77 @@ pub struct ClaimedRun {
     pub attempt: i64,
 }
 
-/// Leases the next queued run of `lane` that is due, if any.
-pub async fn claim(
-    db: &Db,
+/// Leases up to `max` queued runs of `lane` that are due, oldest first.
+pub async fn claim_due(
+    tx: &mut dyn Tx,
     lane: &str,
+    max: usize,
     owner: &str,
     now_ms: i64,
     lease_until_ms: i64,
-) -> sqlx::Result<Option<ClaimedRun>> {
+) -> sqlx::Result<Vec<ClaimedRun>> {
     // PostgreSQL: concurrent claimers skip each other's locked rows. SQLite: the single
-    // writer connection makes the UPDATE … RETURNING atomic on its own.
-    let sql = match db.backend() {
-        Backend::Postgres => {
-            "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
-                 attempt = attempt + 1, started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND lane = $4 AND run_after <= $3
-                         ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, automation_id, automation_version, trigger_json, attempt"
-        }
-        Backend::Sqlite => {
-            "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
-                 attempt = attempt + 1, started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND lane = $4 AND run_after <= $3
-                         ORDER BY run_after, id LIMIT 1)
-             RETURNING id, automation_id, automation_version, trigger_json, attempt"
-        }
+    // writer makes the UPDATE … RETURNING atomic on its own.
+    let lock = match tx.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
     };
-    let row = sqlx::query(sql)
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(lane)
-        .fetch_optional(db.writer())
+    let sql = format!(
+        "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2,
+             attempt = attempt + 1, started_at = COALESCE(started_at, $3)
+         WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND lane = $4 AND run_after <= $3
+                      ORDER BY run_after, id LIMIT $5{lock})
+         RETURNING id, automation_id, automation_version, trigger_json, attempt"
+    );
+    let rows = tx
+        .fetch_all(
+            &sql,
+            crate::args![owner, lease_until_ms, now_ms, lane, max as i64],
+        )
         .await?;
-    row.map(|r| claimed_from_row(&r)).transpose()
+    let mut runs = rows
+        .iter()
+        .map(claimed_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    runs.sort_by_key(|r| r.id);
+    Ok(runs)
 }
 
-fn claimed_from_row(row: &AnyRow) -> sqlx::Result<ClaimedRun> {
-    let trigger_json: String = row.try_get(3)?;
+fn claimed_from_row(row: &Row) -> sqlx::Result<ClaimedRun> {
+    let trigger_json = row.text(3)?;
     Ok(ClaimedRun {
-        id: row.try_get(0)?,
-        automation_id: row.try_get(1)?,
-        automation_version: row.try_get(2)?,
+        id: row.int(0)?,
+        automation_id: row.text(1)?,
+        automation_version: row.int(2)?,
         trigger: serde_json::from_str(&trigger_json).map_err(|e| sqlx::Error::ColumnDecode {
             index: "trigger_json".into(),
             source: e.into(),
         })?,
-        attempt: row.try_get(4)?,
+        attempt: row.int(4)?,
     })
+}
+
+/// Extends the leases `owner` holds on `run_ids` to `lease_until_ms`; returns the ids
+/// whose lease it still held (the others were taken over: their worker must stop).
+pub async fn touch_leases(
+    tx: &mut dyn Tx,
+    run_ids: &[i64],
+    owner: &str,
+    lease_until_ms: i64,
+) -> sqlx::Result<HashSet<i64>> {
+    let ids = run_ids.iter().map(|id| Arg::from(*id)).collect();
+    tx.expand(
+        "UPDATE runs SET lease_expires_at = $1
+         WHERE lease_owner = $2 AND status = 'running' AND id IN ({})
+         RETURNING id",
+        crate::args![lease_until_ms, owner],
+        Shape::List,
+        ids,
+    )
+    .await?
+    .iter()
+    .map(|r| r.int(0))
+    .collect()
 }
 
 /// The earliest `run_after` of a queued run, to know when to look again.
@@ -167,20 +255,20 @@ pub async fn next_due(pool: &AnyPool) -> sqlx::Result<Option<i64>> {
 }
 
 /// Requeues runs whose worker stopped renewing its lease; returns how many.
-pub async fn requeue_expired(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+pub async fn requeue_expired(conn: &mut AnyConnection, now_ms: i64) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_after = $1
          WHERE status = 'running' AND lease_expires_at < $1
          RETURNING id",
     )
     .bind(now_ms)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
 /// Puts back in the queue the runs waiting for time to pass (`wait` steps) whose time
 /// has come; returns their ids.
-pub async fn resume_delays(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+pub async fn resume_delays(conn: &mut AnyConnection, now_ms: i64) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(
         "UPDATE runs SET status = 'queued', run_after = $1, waiting_for = NULL, wait_deadline = NULL,
              attempt = 0
@@ -188,73 +276,55 @@ pub async fn resume_delays(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<i64>
          RETURNING id",
     )
     .bind(now_ms)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
-/// Extends a lease; `false` means the lease is lost and the worker must stop.
-pub async fn renew_lease(
-    pool: &AnyPool,
-    run_id: i64,
-    owner: &str,
-    lease_until_ms: i64,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE runs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
-    )
-    .bind(lease_until_ms)
-    .bind(run_id)
-    .bind(owner)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// Writes a final state; `false` if the run was not this worker's to finish.
-pub async fn finish(
-    conn: &mut AnyConnection,
-    run_id: i64,
+/// Writes the final state of the runs `owner` holds among `run_ids`; returns the ids
+/// it finished (a run whose lease was lost is not this worker's to finish).
+pub async fn finish_many(
+    tx: &mut dyn Tx,
+    run_ids: &[i64],
     owner: &str,
     status: RunStatus,
     error: Option<&str>,
     now_ms: i64,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<HashSet<i64>> {
     debug_assert!(matches!(status, RunStatus::Succeeded | RunStatus::Failed));
-    let result = sqlx::query(
+    let ids = run_ids.iter().map(|id| Arg::from(*id)).collect();
+    tx.expand(
         "UPDATE runs SET status = $1, error = $2, finished_at = $3, lease_owner = NULL,
              lease_expires_at = NULL
-         WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+         WHERE lease_owner = $4 AND status = 'running' AND id IN ({})
+         RETURNING id",
+        crate::args![status.as_str(), error, now_ms, owner],
+        Shape::List,
+        ids,
     )
-    .bind(status.as_str())
-    .bind(error)
-    .bind(now_ms)
-    .bind(run_id)
-    .bind(owner)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .await?
+    .iter()
+    .map(|r| r.int(0))
+    .collect()
 }
 
-/// Puts a run back in the queue until `run_after_ms` (a retry).
+/// Puts a run back in the queue until `run_after_ms` (a retry); `false` if it was not
+/// `owner`'s.
 pub async fn requeue(
-    conn: &mut AnyConnection,
+    tx: &mut dyn Tx,
     run_id: i64,
     owner: &str,
     run_after_ms: i64,
     error: Option<&str>,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE runs SET status = 'queued', run_after = $1, error = $2, lease_owner = NULL,
-             lease_expires_at = NULL
-         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-    )
-    .bind(run_after_ms)
-    .bind(error)
-    .bind(run_id)
-    .bind(owner)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    let changed = tx
+        .execute(
+            "UPDATE runs SET status = 'queued', run_after = $1, error = $2, lease_owner = NULL,
+                 lease_expires_at = NULL
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+            crate::args![run_after_ms, error, run_id, owner],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// One entry of the step journal.
@@ -291,30 +361,34 @@ impl StepRecord {
     }
 }
 
-/// Records a step's latest attempt (a success is final; a failure may be retried).
-pub async fn record_step(
-    conn: &mut AnyConnection,
-    run_id: i64,
-    step: &StepRecord,
-) -> sqlx::Result<()> {
-    sqlx::query(
+/// Records steps' latest attempts, `(run id, step)` (a success is final; a failure
+/// may be retried). Each (run, step) appears at most once.
+pub async fn record_steps(tx: &mut dyn Tx, steps: &[(i64, &StepRecord)]) -> sqlx::Result<()> {
+    let mut rows = Vec::with_capacity(steps.len() * 9);
+    for (run_id, step) in steps {
+        rows.extend(crate::args![
+            *run_id,
+            step.index,
+            &step.action,
+            &step.status,
+            &step.output,
+            &step.error,
+            step.attempts,
+            step.started_at,
+            step.finished_at,
+        ]);
+    }
+    tx.expand(
         "INSERT INTO run_steps (run_id, step_index, action, status, output, error, attempts, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         VALUES {}
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = excluded.status,
              output = excluded.output, error = excluded.error, attempts = excluded.attempts,
              started_at = excluded.started_at, finished_at = excluded.finished_at
          WHERE run_steps.status <> 'succeeded'",
+        vec![],
+        Shape::Rows(9),
+        rows,
     )
-    .bind(run_id)
-    .bind(step.index)
-    .bind(&step.action)
-    .bind(&step.status)
-    .bind(&step.output)
-    .bind(&step.error)
-    .bind(step.attempts)
-    .bind(step.started_at)
-    .bind(step.finished_at)
-    .execute(conn)
     .await?;
     Ok(())
 }
@@ -344,31 +418,19 @@ pub async fn steps(pool: &AnyPool, run_id: i64) -> sqlx::Result<Vec<StepRecord>>
         .collect()
 }
 
-/// Appends lines `(at_ms, level, message)` to a run's log, in one statement.
-pub async fn log(
-    conn: &mut AnyConnection,
-    run_id: i64,
-    lines: &[(i64, String, String)],
-) -> sqlx::Result<()> {
-    if lines.is_empty() {
-        return Ok(());
+/// Appends lines `(run id, at_ms, level, message)` to runs' logs, in order.
+pub async fn log_many(tx: &mut dyn Tx, lines: &[(i64, i64, &str, &str)]) -> sqlx::Result<()> {
+    let mut rows = Vec::with_capacity(lines.len() * 4);
+    for (run_id, at, level, message) in lines {
+        rows.extend(crate::args![*run_id, *at, *level, *message]);
     }
-    // Only placeholders are generated here; every value is bound.
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| {
-            let n = i * 4;
-            format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
-        })
-        .collect();
-    let sql = format!(
+    tx.expand(
         "INSERT INTO run_log (run_id, at, level, message) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (at, level, message) in lines {
-        query = query.bind(run_id).bind(*at).bind(level).bind(message);
-    }
-    query.execute(conn).await?;
+        vec![],
+        Shape::Rows(4),
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -525,7 +587,11 @@ pub async fn count_by_status(pool: &AnyPool) -> sqlx::Result<Vec<(String, i64)>>
 }
 
 /// Requeues every run leased by `owner` (a process shutting down).
-pub async fn requeue_owned(pool: &AnyPool, owner: &str, now_ms: i64) -> sqlx::Result<Vec<i64>> {
+pub async fn requeue_owned(
+    conn: &mut AnyConnection,
+    owner: &str,
+    now_ms: i64,
+) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(
         "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_after = $1
          WHERE status = 'running' AND lease_owner = $2
@@ -533,31 +599,28 @@ pub async fn requeue_owned(pool: &AnyPool, owner: &str, now_ms: i64) -> sqlx::Re
     )
     .bind(now_ms)
     .bind(owner)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
-/// Parks a run until something resumes it (an approval); the lease is released and no
-/// worker holds it. `false` if the run was not this worker's.
-pub async fn wait(
-    conn: &mut AnyConnection,
+/// Parks a run until something resumes it (an approval, a delay); the lease is
+/// released and no worker holds it. `false` if the run was not `owner`'s.
+pub async fn park(
+    tx: &mut dyn Tx,
     run_id: i64,
     owner: &str,
     waiting_for: &str,
     deadline_ms: Option<i64>,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE runs SET status = 'waiting', waiting_for = $1, wait_deadline = $2, lease_owner = NULL,
-             lease_expires_at = NULL
-         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-    )
-    .bind(waiting_for)
-    .bind(deadline_ms)
-    .bind(run_id)
-    .bind(owner)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    let changed = tx
+        .execute(
+            "UPDATE runs SET status = 'waiting', waiting_for = $1, wait_deadline = $2, lease_owner = NULL,
+                 lease_expires_at = NULL
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+            crate::args![waiting_for, deadline_ms, run_id, owner],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// Puts a waiting run back in the queue; `false` if it was not waiting. The

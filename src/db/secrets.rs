@@ -135,11 +135,11 @@ pub async fn rewrap(conn: &mut AnyConnection, row: &SecretRow) -> sqlx::Result<(
 }
 
 /// Deletes every version of a secret; returns how many.
-pub async fn delete(pool: &AnyPool, workspace: &str, name: &str) -> sqlx::Result<u64> {
+pub async fn delete(conn: &mut AnyConnection, workspace: &str, name: &str) -> sqlx::Result<u64> {
     let result = sqlx::query("DELETE FROM secrets WHERE workspace = $1 AND name = $2")
         .bind(workspace)
         .bind(name)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected())
 }

@@ -1,6 +1,6 @@
 //! What switchboard knows about its workspace (from `auth.test`).
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// A workspace as `auth.test` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Workspace {
 }
 
 /// Stores or refreshes a workspace.
-pub async fn upsert(pool: &AnyPool, w: &Workspace, now_ms: i64) -> sqlx::Result<()> {
+pub async fn upsert(conn: &mut AnyConnection, w: &Workspace, now_ms: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO workspaces (team_id, name, url, bot_user_id, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (team_id) DO UPDATE SET name = excluded.name, url = excluded.url,
@@ -27,7 +27,7 @@ pub async fn upsert(pool: &AnyPool, w: &Workspace, now_ms: i64) -> sqlx::Result<
     .bind(&w.url)
     .bind(&w.bot_user_id)
     .bind(now_ms)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

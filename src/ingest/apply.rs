@@ -1,144 +1,308 @@
-//! What one event does to the database: record its id, apply conversation changes,
-//! queue the runs of the automations it triggers. Runs inside a transaction (a
-//! savepoint of the ingest batch) and decides nothing that needs Slack.
+//! What a batch of events does to the database: record their ids, apply conversation
+//! changes, queue the runs of the automations they trigger. Runs inside the batch
+//! writer's transaction and decides nothing that needs Slack.
+//!
+//! The events of a batch are applied together, a few statements for all of them:
+//! ids first (a redelivery stops there), then new conversations, then the lookups of
+//! the conversations that replies and reactions belong to (which see the conversations
+//! opened in the same batch), then replies, then runs. The outcome of each event is
+//! what it would be alone, in arrival order.
 
-use sqlx::AnyConnection;
+use std::collections::HashMap;
 
-use super::queue::queue_runs;
 use super::{IngestContext, IngestOutcome};
-use crate::conversations::NewConversation;
-use crate::db;
+use crate::conversations::{Conversation, NewConversation};
+use crate::db::events::NewEvent;
+use crate::db::{self, tx::Tx};
+use crate::dispatch::{self, Handoff, Slots, ToQueue};
 use crate::trigger::{Activity, InboundEvent, Message, Trigger, TriggerEvent};
 
-/// Applies one event.
-pub async fn apply(
-    conn: &mut AnyConnection,
+/// What became of one event, and the runs to hand over once it is committed.
+#[derive(Debug)]
+pub struct Applied {
+    /// The outcome.
+    pub outcome: IngestOutcome,
+    /// Runs taken by this process's workers.
+    pub handoffs: Vec<Handoff>,
+    /// Whether a run waits in the database for a claimer.
+    pub queued_for_claimer: bool,
+}
+
+/// Where an event stands while its batch is applied.
+// One short-lived value per event of a batch: not worth an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Step<'a> {
+    Done(IngestOutcome),
+    /// A top-level support message: opens a conversation.
+    Opens(&'a Message, NewConversation),
+    /// A reply: belongs to the conversation of its thread, if tracked.
+    Replies(&'a Message, &'a str),
+    /// A reaction: to the conversation of the message, if tracked.
+    Reacts(&'a str, &'a str),
+    /// Ready to queue runs.
+    Triggers(Trigger, Option<Conversation>),
+}
+
+/// Applies `events` in order; one result per event.
+pub async fn apply_batch(
+    tx: &mut dyn Tx,
     ctx: &IngestContext,
-    event: &InboundEvent,
+    events: &[InboundEvent],
     now_ms: i64,
-) -> sqlx::Result<IngestOutcome> {
-    let kind = activity_name(&event.activity);
-    if !db::events::record(conn, &event.event_id, &event.team_id, kind, now_ms).await? {
-        return Ok(IngestOutcome::Duplicate);
+    slots: Option<&Slots>,
+) -> sqlx::Result<Vec<Applied>> {
+    let ids: Vec<NewEvent<'_>> = events
+        .iter()
+        .map(|e| NewEvent {
+            event_id: &e.event_id,
+            team_id: &e.team_id,
+            kind: activity_name(&e.activity),
+        })
+        .collect();
+    let new = db::events::record_many(tx, &ids, now_ms).await?;
+    let mut steps: Vec<Step<'_>> = events
+        .iter()
+        .zip(new)
+        .map(|(event, new)| {
+            if new {
+                classify(ctx, event)
+            } else {
+                Step::Done(IngestOutcome::Duplicate)
+            }
+        })
+        .collect();
+
+    open_conversations(tx, &mut steps, events, now_ms).await?;
+    resolve_replies_and_reactions(tx, &mut steps, events, now_ms).await?;
+
+    let triggers: Vec<ToQueue<'_>> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Triggers(trigger, conversation) => Some(ToQueue {
+                trigger,
+                conversation: conversation.as_ref(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let automations = ctx.registry.current();
+    let mut queued =
+        dispatch::queue_many(tx, &automations, &triggers, ctx.max_depth, now_ms, slots)
+            .await?
+            .into_iter();
+    Ok(steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Triggers(trigger, conversation) => {
+                let q = queued.next().unwrap_or_default();
+                Applied {
+                    queued_for_claimer: q.waits_for_claimer(),
+                    outcome: IngestOutcome::Recorded {
+                        trigger: trigger.kind(),
+                        conversation_id: conversation.map(|c| c.id),
+                        runs: q.ids,
+                    },
+                    handoffs: q.handoffs,
+                }
+            }
+            Step::Done(outcome) => Applied {
+                outcome,
+                handoffs: Vec::new(),
+                queued_for_claimer: false,
+            },
+            _ => unreachable!("every event is resolved before its runs are queued"),
+        })
+        .collect())
+}
+
+fn trigger_for(
+    event: &InboundEvent,
+    actor: Option<&str>,
+    conversation: Option<&Conversation>,
+    event_kind: TriggerEvent,
+) -> Trigger {
+    Trigger {
+        event_id: event.event_id.clone(),
+        team_id: event.team_id.clone(),
+        actor: actor.map(str::to_owned),
+        conversation_id: conversation.map(|c| c.id),
+        depth: 0,
+        event: event_kind,
     }
-    let trigger_for =
-        |actor: Option<&str>, conversation_id: Option<i64>, event_kind: TriggerEvent| Trigger {
-            event_id: event.event_id.clone(),
-            team_id: event.team_id.clone(),
-            actor: actor.map(str::to_owned),
-            conversation_id,
-            depth: 0,
-            event: event_kind,
-        };
-    let (trigger, conversation) = match &event.activity {
+}
+
+/// What a new event needs, judged from the event alone.
+fn classify<'a>(ctx: &IngestContext, event: &'a InboundEvent) -> Step<'a> {
+    match &event.activity {
         Activity::Message {
             message,
             channel_type,
         } => match message.thread_ts.as_deref().filter(|t| *t != message.ts) {
-            Some(thread_ts) => {
-                let Some(conversation) =
-                    db::conversations::find_by_message(conn, &message.channel, thread_ts).await?
-                else {
-                    return Ok(IngestOutcome::Ignored("reply in an untracked thread"));
-                };
-                if !db::conversations::add_message(conn, conversation.id, message, now_ms).await? {
-                    return Ok(IngestOutcome::Ignored("message already recorded"));
-                }
-                let t = trigger_for(
-                    Some(&message.user),
-                    Some(conversation.id),
-                    TriggerEvent::MessageReceived {
-                        message: message.clone(),
-                    },
-                );
-                (t, Some(conversation))
+            Some(thread_ts) => Step::Replies(message, thread_ts),
+            None if !ctx
+                .support
+                .is_support_channel(&message.channel, channel_type.as_deref()) =>
+            {
+                Step::Done(IngestOutcome::Ignored("not a support channel"))
             }
-            None => {
-                if !ctx
-                    .support
-                    .is_support_channel(&message.channel, channel_type.as_deref())
-                {
-                    return Ok(IngestOutcome::Ignored("not a support channel"));
-                }
-                let Some(conversation) =
-                    open_conversation(conn, ctx, event, message, now_ms).await?
-                else {
-                    return Ok(IngestOutcome::Ignored("thread already tracked"));
-                };
-                let t = trigger_for(
-                    Some(&message.user),
-                    Some(conversation.id),
-                    TriggerEvent::ConversationCreated {
-                        message: message.clone(),
-                    },
-                );
-                (t, Some(conversation))
-            }
+            None => Step::Opens(
+                message,
+                NewConversation::from_message(
+                    &event.team_id,
+                    message,
+                    ctx.support.customers.get(&message.channel).cloned(),
+                    &ctx.support.default_ticket_type,
+                    &ctx.workspaces.url_for(&event.team_id),
+                ),
+            ),
         },
         Activity::ReactionAdded {
-            user,
-            emoji,
             channel,
             message_ts,
-        } => {
-            let Some(conversation) =
-                db::conversations::find_by_message(conn, channel, message_ts).await?
-            else {
-                return Ok(IngestOutcome::Ignored("reaction outside a conversation"));
-            };
-            let t = trigger_for(
-                Some(user),
-                Some(conversation.id),
-                TriggerEvent::ReactionAdded {
-                    emoji: emoji.clone(),
-                    message_ts: message_ts.clone(),
-                },
-            );
-            (t, Some(conversation))
-        }
-        Activity::UserJoined(user) => {
-            let t = trigger_for(
+            ..
+        } => Step::Reacts(channel, message_ts),
+        Activity::UserJoined(user) => Step::Triggers(
+            trigger_for(
+                event,
                 Some(&user.id),
                 None,
                 TriggerEvent::UserJoined { user: user.clone() },
-            );
-            (t, None)
-        }
-        Activity::BotMessage { .. } => return Ok(IngestOutcome::Ignored("bot message")),
-        Activity::Ignored { .. } => return Ok(IngestOutcome::Ignored("event type not used")),
-    };
-    let automations = ctx.registry.current();
-    let runs = queue_runs(
-        conn,
-        &automations,
-        &trigger,
-        conversation.as_ref(),
-        ctx.max_depth,
-        now_ms,
-    )
-    .await?;
-    Ok(IngestOutcome::Recorded {
-        trigger: trigger.kind(),
-        conversation_id: conversation.map(|c| c.id),
-        runs,
-    })
+            ),
+            None,
+        ),
+        Activity::BotMessage { .. } => Step::Done(IngestOutcome::Ignored("bot message")),
+        Activity::Ignored { .. } => Step::Done(IngestOutcome::Ignored("event type not used")),
+    }
 }
 
-async fn open_conversation(
-    conn: &mut AnyConnection,
-    ctx: &IngestContext,
-    event: &InboundEvent,
-    message: &Message,
+async fn open_conversations(
+    tx: &mut dyn Tx,
+    steps: &mut [Step<'_>],
+    events: &[InboundEvent],
     now_ms: i64,
-) -> sqlx::Result<Option<crate::conversations::Conversation>> {
-    let new = NewConversation::from_message(
-        &event.team_id,
-        message,
-        ctx.support.customers.get(&message.channel).cloned(),
-        &ctx.support.default_ticket_type,
-        &ctx.workspaces.url_for(&event.team_id),
-    );
-    db::conversations::create(conn, &new, message, now_ms).await
+) -> sqlx::Result<()> {
+    let opening: Vec<(usize, &NewConversation, &Message)> = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Step::Opens(message, new) => Some((i, new, *message)),
+            _ => None,
+        })
+        .collect();
+    if opening.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(&NewConversation, &Message)> =
+        opening.iter().map(|(_, n, m)| (*n, *m)).collect();
+    let created = db::conversations::create_many(tx, &rows, now_ms).await?;
+    let indexes: Vec<usize> = opening.iter().map(|(i, _, _)| *i).collect();
+    for (i, conversation) in indexes.into_iter().zip(created) {
+        let Step::Opens(message, _) = steps[i] else {
+            unreachable!()
+        };
+        steps[i] = match conversation {
+            None => Step::Done(IngestOutcome::Ignored("thread already tracked")),
+            Some(c) => Step::Triggers(
+                trigger_for(
+                    &events[i],
+                    Some(&message.user),
+                    Some(&c),
+                    TriggerEvent::ConversationCreated {
+                        message: message.clone(),
+                    },
+                ),
+                Some(c),
+            ),
+        };
+    }
+    Ok(())
+}
+
+async fn resolve_replies_and_reactions(
+    tx: &mut dyn Tx,
+    steps: &mut [Step<'_>],
+    events: &[InboundEvent],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let wanted: Vec<(&str, &str)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Replies(m, thread_ts) => Some((m.channel.as_str(), *thread_ts)),
+            Step::Reacts(channel, ts) => Some((*channel, *ts)),
+            _ => None,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut known: HashMap<(String, String), Conversation> =
+        db::conversations::find_by_messages(tx, &wanted).await?;
+    let find = |known: &HashMap<(String, String), Conversation>, channel: &str, ts: &str| {
+        known.get(&(channel.to_owned(), ts.to_owned())).cloned()
+    };
+
+    // Replies, in order: a reply is recorded once, and later events of the batch can
+    // react to it.
+    let mut replies: Vec<(usize, i64, &Message)> = Vec::new();
+    for (i, step) in steps.iter_mut().enumerate() {
+        if let Step::Replies(message, thread_ts) = *step {
+            match find(&known, &message.channel, thread_ts) {
+                Some(c) => replies.push((i, c.id, message)),
+                None => *step = Step::Done(IngestOutcome::Ignored("reply in an untracked thread")),
+            }
+        }
+    }
+    let rows: Vec<(i64, &Message)> = replies.iter().map(|(_, id, m)| (*id, *m)).collect();
+    let added = db::conversations::add_messages(tx, &rows, now_ms).await?;
+    for ((i, _, message), new) in replies.into_iter().zip(added) {
+        let Step::Replies(_, thread_ts) = steps[i] else {
+            unreachable!()
+        };
+        let conversation = find(&known, &message.channel, thread_ts).expect("found above");
+        steps[i] = if new {
+            known.insert(
+                (message.channel.clone(), message.ts.clone()),
+                conversation.clone(),
+            );
+            Step::Triggers(
+                trigger_for(
+                    &events[i],
+                    Some(&message.user),
+                    Some(&conversation),
+                    TriggerEvent::MessageReceived {
+                        message: message.clone(),
+                    },
+                ),
+                Some(conversation),
+            )
+        } else {
+            Step::Done(IngestOutcome::Ignored("message already recorded"))
+        };
+    }
+
+    for (i, step) in steps.iter_mut().enumerate() {
+        if let Step::Reacts(channel, message_ts) = *step {
+            let Activity::ReactionAdded { user, emoji, .. } = &events[i].activity else {
+                unreachable!("only reactions react")
+            };
+            *step = match find(&known, channel, message_ts) {
+                None => Step::Done(IngestOutcome::Ignored("reaction outside a conversation")),
+                Some(c) => Step::Triggers(
+                    trigger_for(
+                        &events[i],
+                        Some(user),
+                        Some(&c),
+                        TriggerEvent::ReactionAdded {
+                            emoji: emoji.clone(),
+                            message_ts: message_ts.to_owned(),
+                        },
+                    ),
+                    Some(c),
+                ),
+            };
+        }
+    }
+    Ok(())
 }
 
 /// A short name of the activity, stored with the event id and logged.

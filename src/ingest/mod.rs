@@ -1,27 +1,27 @@
 //! Durable ingest: an event's id, its conversation changes and the runs it causes are
 //! committed in one transaction before the HTTP answer goes out.
 //!
-//! Requests hand their event to one writer task, which commits whatever has arrived
-//! meanwhile in a single transaction (group commit), each event in its own savepoint so
-//! that one bad event fails alone. Under load this turns many small commits (each an
-//! fsync) into few; at low load a batch is one event and nothing waits.
+//! Requests hand their event to the batch writer (`db::writer`), which commits
+//! whatever has arrived meanwhile in a single transaction (group commit), the events
+//! of a batch applied together ([`apply`]), and before any other work. Under load this
+//! turns many small commits (each an fsync) into few; at low load a batch is one
+//! event and nothing waits. Runs that this process's free workers can take are handed
+//! to them once committed.
 
 mod apply;
-mod queue;
 
 pub use apply::activity_name;
-pub use queue::queue_runs;
 
 use std::sync::Arc;
 
-use sqlx::Acquire;
-use tokio::sync::{Notify, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use futures::future::BoxFuture;
 
 use crate::automations::Registry;
 use crate::clock::Clock;
 use crate::config::SupportConfig;
-use crate::db::Db;
+use crate::db::writer::{BatchKind, Class, Lane, Share, WriteError};
+use crate::db::{Db, tx::Tx};
+use crate::dispatch::Slots;
 use crate::trigger::{InboundEvent, TriggerKind};
 use crate::workspace::Workspaces;
 
@@ -74,145 +74,105 @@ pub enum IngestError {
     Unavailable,
 }
 
-struct Job {
-    event: InboundEvent,
-    reply: oneshot::Sender<Result<IngestOutcome, IngestError>>,
-}
-
-/// Hands events to the writer task.
+/// Hands events to the batch writer.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("event", &self.event.event_id)
-            .finish()
-    }
+    lane: Lane<Events>,
 }
 
 impl Ingestor {
-    /// Starts the writer task. `wake` is notified when runs were queued.
-    pub fn start(db: Db, ctx: Arc<IngestContext>, wake: Arc<Notify>) -> (Self, JoinHandle<()>) {
-        let (jobs, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(writer(db, ctx, wake, rx));
-        (Self { jobs }, task)
+    /// Starts recording events through `db`'s batch writer; runs this process can take
+    /// go to `slots`.
+    pub fn start(db: &Db, ctx: Arc<IngestContext>, slots: Arc<Slots>) -> anyhow::Result<Self> {
+        let share = Share {
+            priority: 0,
+            max: MAX_BATCH,
+            depth: QUEUE_DEPTH,
+        };
+        let lane = db.lane(Class::Events, Events { ctx, slots }, share)?;
+        Ok(Self { lane })
     }
 
     /// Records `event` durably; returns once it is committed (or failed).
     pub async fn ingest(&self, event: InboundEvent) -> Result<IngestOutcome, IngestError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { event, reply })
-            .await
-            .map_err(|_| IngestError::Unavailable)?;
-        answer.await.map_err(|_| IngestError::Unavailable)?
-    }
-}
-
-async fn writer(db: Db, ctx: Arc<IngestContext>, wake: Arc<Notify>, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = commit_batch(&db, &ctx, &batch).await;
-        let queued = results
-            .iter()
-            .any(|r| matches!(r, Ok(IngestOutcome::Recorded { runs, .. }) if !runs.is_empty()));
-        if queued {
-            wake.notify_waiters();
-        }
-        for (job, result) in batch.drain(..).zip(results) {
-            // The request may have gone (client hung up); the event is recorded anyway.
-            let _ = job.reply.send(result);
+        match self.lane.submit(event).await {
+            Ok(done) => Ok(done.outcome),
+            Err(WriteError::Database(e)) => Err(IngestError::Database(e)),
+            Err(WriteError::Stopped) => Err(IngestError::Unavailable),
         }
     }
 }
 
-async fn commit_batch(
-    db: &Db,
-    ctx: &IngestContext,
-    batch: &[Job],
-) -> Vec<Result<IngestOutcome, IngestError>> {
-    let failed_all = |e: &sqlx::Error| {
-        tracing::error!(error = %e, events = batch.len(), "ingest transaction failed; answering 503 so Slack retries");
-        batch
-            .iter()
-            .map(|_| Err(IngestError::Database(e.to_string())))
-            .collect()
-    };
-    let now_ms = ctx.clock.now_ms();
-    let mut tx = match db.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return failed_all(&e),
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        // A lone event needs no savepoint: if it fails, the whole transaction is
-        // rolled back below, so that nothing of it (not even its id) is kept.
-        let result = if batch.len() == 1 {
-            apply::apply(&mut tx, ctx, &job.event, now_ms).await
-        } else {
-            apply_in_savepoint(&mut tx, ctx, &job.event, now_ms).await
-        };
-        if let Err(e) = &result {
-            tracing::error!(event.id = %job.event.event_id, error = %e, "event could not be recorded; answering 503 so Slack retries");
-        }
-        results.push(result.map_err(|e| IngestError::Database(e.to_string())));
-    }
-    if results.iter().all(Result::is_err) {
-        let _ = tx.rollback().await;
-        return results;
-    }
-    if let Err(e) = tx.commit().await {
-        return failed_all(&e);
-    }
-    for (job, result) in batch.iter().zip(&results) {
-        log_outcome(&job.event, result);
-    }
-    results
+/// Events as the batch writer's jobs.
+struct Events {
+    ctx: Arc<IngestContext>,
+    slots: Arc<Slots>,
 }
 
-async fn apply_in_savepoint(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    ctx: &IngestContext,
-    event: &InboundEvent,
-    now_ms: i64,
-) -> sqlx::Result<IngestOutcome> {
-    let mut savepoint = tx.begin().await?;
-    match apply::apply(&mut savepoint, ctx, event, now_ms).await {
-        Ok(outcome) => {
-            savepoint.commit().await?;
-            Ok(outcome)
+/// An event's outcome, with the job itself for the log line after the commit.
+struct Recorded {
+    event: (String, &'static str),
+    outcome: IngestOutcome,
+    handoffs: Vec<crate::dispatch::Handoff>,
+    queued_for_claimer: bool,
+}
+
+impl BatchKind for Events {
+    type Job = InboundEvent;
+    type Done = Recorded;
+
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut dyn Tx,
+        jobs: &'a [InboundEvent],
+    ) -> BoxFuture<'a, sqlx::Result<Vec<Recorded>>> {
+        Box::pin(async move {
+            let now_ms = self.ctx.clock.now_ms();
+            let applied =
+                apply::apply_batch(tx, &self.ctx, jobs, now_ms, Some(&self.slots)).await?;
+            Ok(jobs
+                .iter()
+                .zip(applied)
+                .map(|(event, a)| Recorded {
+                    event: (event.event_id.clone(), activity_name(&event.activity)),
+                    outcome: a.outcome,
+                    handoffs: a.handoffs,
+                    queued_for_claimer: a.queued_for_claimer,
+                })
+                .collect())
+        })
+    }
+
+    fn committed(&self, done: &mut Recorded) {
+        log_outcome(&done.event.0, done.event.1, &done.outcome);
+        for handoff in done.handoffs.drain(..) {
+            self.slots.hand_over(handoff);
         }
-        Err(e) => {
-            savepoint.rollback().await?;
-            Err(e)
+        if done.queued_for_claimer {
+            self.slots.ring();
         }
     }
 }
 
-fn log_outcome(event: &InboundEvent, result: &Result<IngestOutcome, IngestError>) {
-    let kind = activity_name(&event.activity);
-    match result {
-        Ok(IngestOutcome::Duplicate) => {
-            tracing::info!(event.id = %event.event_id, event.kind = kind, "duplicate delivery: already recorded, nothing new")
+fn log_outcome(event_id: &str, kind: &str, outcome: &IngestOutcome) {
+    match outcome {
+        IngestOutcome::Duplicate => {
+            tracing::info!(event.id = %event_id, event.kind = kind, "duplicate delivery: already recorded, nothing new")
         }
-        Ok(IngestOutcome::Ignored(why)) => {
-            tracing::debug!(event.id = %event.event_id, event.kind = kind, why, "event recorded, no effect")
+        IngestOutcome::Ignored(why) => {
+            tracing::debug!(event.id = %event_id, event.kind = kind, why, "event recorded, no effect")
         }
-        Ok(IngestOutcome::Recorded {
+        IngestOutcome::Recorded {
             trigger,
             conversation_id,
             runs,
-        }) => tracing::info!(
-            event.id = %event.event_id,
+        } => tracing::info!(
+            event.id = %event_id,
             event.kind = kind,
             %trigger,
             conversation.id = ?conversation_id,
             runs = ?runs,
             "event recorded"
         ),
-        Err(_) => {}
     }
 }

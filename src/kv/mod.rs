@@ -153,7 +153,7 @@ impl KvStore {
         check_key(key)?;
         let text = encode(value)?;
         let expires = self.expiry(ttl)?;
-        let mut conn = self.db.writer().acquire().await?;
+        let mut conn = self.db.write().await?;
         rows::put(
             &mut conn,
             slot(workspace, ns, key),
@@ -173,7 +173,7 @@ impl KvStore {
         key: &str,
     ) -> Result<bool, KvError> {
         check_key(key)?;
-        let mut conn = self.db.writer().acquire().await?;
+        let mut conn = self.db.write().await?;
         Ok(rows::delete(&mut conn, slot(workspace, ns, key), self.clock.now_ms()).await?)
     }
 
@@ -216,7 +216,7 @@ impl KvStore {
         }
         let slot = slot(workspace, ns, key);
         for _ in 0..ATTEMPTS {
-            let mut conn = self.db.writer().acquire().await?;
+            let mut conn = self.db.write().await?;
             let now = self.clock.now_ms();
             let current = rows::get(&mut conn, slot).await?;
             let (base, expires) = match current.as_ref().filter(|e| e.live(now)) {
@@ -263,7 +263,7 @@ impl KvStore {
         let expires = self.expiry(ttl)?;
         let slot = slot(workspace, ns, key);
         for _ in 0..ATTEMPTS {
-            let mut conn = self.db.writer().acquire().await?;
+            let mut conn = self.db.write().await?;
             let now = self.clock.now_ms();
             let current = rows::get(&mut conn, slot).await?;
             let live = current
@@ -291,7 +291,8 @@ impl KvStore {
 
     /// Deletes expired keys; returns how many.
     pub async fn purge_expired(&self) -> Result<u64, KvError> {
-        Ok(rows::purge_expired(self.db.writer(), self.clock.now_ms()).await?)
+        let mut conn = self.db.write().await?;
+        Ok(rows::purge_expired(&mut conn, self.clock.now_ms()).await?)
     }
 }
 

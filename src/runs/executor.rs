@@ -1,15 +1,17 @@
-//! Executing one claimed run: its steps in order, skipping the ones the journal says
-//! are done, journaling each result before the next step starts.
+//! Executing one run: its steps in order, skipping the ones the journal says are
+//! done, journaling each result (through the batch writer, `runs::journal`) before
+//! the next step starts.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::RunEnv;
-use super::{changes, retry};
+use super::journal::{End, Entry, Patch, Written};
+use super::retry;
 use crate::actions::{self, Action, StepContext, StepError, StepOutcome};
 use crate::automations::{Automation, StoredScripts, compile};
 use crate::conversations::Conversation;
@@ -18,8 +20,20 @@ use crate::script::pool::ConsoleLine;
 use crate::secrets::run::RunSecrets;
 use crate::trigger::ApprovalDecision;
 
+/// How a run came to this worker.
+#[derive(Debug)]
+// Made once per run and moved once: not worth an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Start {
+    /// Handed over by the transaction that queued it: its first attempt, with the
+    /// conversation as that transaction saw it (nothing to read).
+    Fresh(Option<Conversation>),
+    /// Claimed from the queue: read its conversation and journal.
+    Claimed,
+}
+
 /// Executes `run` until it succeeds, fails, goes back to the queue, or the lease is lost.
-pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
+pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun, start: Start) {
     let span = tracing::info_span!(
         "run",
         run.id = run.id,
@@ -28,23 +42,21 @@ pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
         attempt = run.attempt
     );
     async move {
-        let lease_lost = CancellationToken::new();
-        // Renewal stops with this run, however it ends (even when its task is aborted).
-        let _heartbeat = AbortOnDrop(tokio::spawn(super::lease::keep_alive(
-            env.clone(),
-            run.id,
-            lease_lost.clone(),
-        )));
+        // The lease keeper renews this run's lease while it is held here, and says when
+        // another worker took it over.
+        let held = env.leases.hold(run.id);
         let secrets = RunSecrets::new(env.secrets.clone(), &run.trigger.team_id);
         let mut journal = Journal {
             env: &env,
             run: &run,
             secrets: &secrets,
             lines: Vec::new(),
+            summary: Vec::new(),
+            started: Instant::now(),
         };
         let result = tokio::select! {
-            result = run_steps(&mut journal) => result,
-            () = lease_lost.cancelled() => {
+            result = run_steps(&mut journal, start) => result,
+            () = held.lost() => {
                 tracing::warn!("lease lost (another worker owns the run now); stopping here");
                 return;
             }
@@ -62,22 +74,17 @@ pub async fn execute_run(env: Arc<RunEnv>, run: ClaimedRun) {
     .await
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Writes a run's progress: log lines wait in memory and go out with the next journal
-/// entry, in its transaction, so a step costs one commit. Everything it writes passes
-/// the run's redactor: no secret value the run has read reaches the database or the log.
+/// entry, so a step costs one entry. Everything it writes passes the run's redactor:
+/// no secret value the run has read reaches the database or the log.
 struct Journal<'a> {
     env: &'a RunEnv,
     run: &'a ClaimedRun,
     secrets: &'a RunSecrets,
     lines: Vec<(i64, String, String)>,
+    /// `set_fields ok`, `page ok`…: the steps of this attempt, for the run's log line.
+    summary: Vec<String>,
+    started: Instant,
 }
 
 impl Journal<'_> {
@@ -98,16 +105,6 @@ impl Journal<'_> {
             .push((self.env.clock.now_ms(), level.to_owned(), message));
     }
 
-    async fn flush_lines(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
-        let lines: Vec<(i64, String, String)> = self
-            .lines
-            .drain(..)
-            .map(|(at, level, message)| (at, level, self.secrets.redactor().redact(&message)))
-            .collect();
-        db::runs::log(conn, self.run.id, &lines).await?;
-        Ok(())
-    }
-
     fn console(&mut self, step: usize, console: Vec<ConsoleLine>) {
         for line in console {
             self.lines.push((
@@ -117,28 +114,85 @@ impl Journal<'_> {
             ));
         }
     }
+
+    /// Writes `step` (redacted), the pending log lines, `patch` and `end`; returns
+    /// `None` when the run is no longer this worker's (nothing was written).
+    async fn write(
+        &mut self,
+        step: Option<&StepRecord>,
+        patch: Option<Patch>,
+        end: End,
+    ) -> anyhow::Result<Option<Written>> {
+        let lines = self
+            .lines
+            .drain(..)
+            .map(|(at, level, message)| (at, level, self.secrets.redactor().redact(&message)))
+            .collect();
+        let entry = Entry {
+            run_id: self.run.id,
+            step: step.map(|s| self.redact_step(s)),
+            lines,
+            patch,
+            end,
+        };
+        let written = self
+            .env
+            .journal
+            .submit(entry)
+            .await
+            .context("writing the run's journal")?;
+        if !written.held {
+            tracing::warn!("run was no longer ours (lease expired); leaving it to its new owner");
+            return Ok(None);
+        }
+        Ok(Some(written))
+    }
+
+    fn summarize(&mut self, step: &StepRecord) {
+        let word = match step.status.as_str() {
+            "succeeded" => "ok",
+            other => other,
+        };
+        self.summary.push(format!("{} {word}", step.action));
+    }
+
+    fn steps(&self) -> String {
+        self.summary.join(", ")
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
 }
 
-async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
+async fn run_steps(journal: &mut Journal<'_>, start: Start) -> anyhow::Result<()> {
     let (env, run) = (journal.env, journal.run);
     let automation = match automation_version(env, run).await? {
         Ok(a) => a,
-        Err(reason) => return finish(journal, RunStatus::Failed, Some(&reason)).await,
+        Err(reason) => return finish(journal, None, RunStatus::Failed, Some(&reason)).await,
     };
     journal.secrets.declare(&automation.secrets);
-    let mut conversation = match run.trigger.conversation_id {
-        Some(id) => {
-            let mut conn = env.db.reader().acquire().await?;
-            db::conversations::get(&mut conn, id).await?
+    let (mut conversation, done) = match start {
+        Start::Fresh(conversation) => (conversation, Vec::new()),
+        Start::Claimed => {
+            let conversation = match run.trigger.conversation_id {
+                Some(id) => {
+                    let mut conn = env.db.reader().acquire().await?;
+                    db::conversations::get(&mut conn, id).await?
+                }
+                None => None,
+            };
+            (
+                conversation,
+                db::runs::steps(env.db.reader(), run.id).await?,
+            )
         }
-        None => None,
     };
-    let done = db::runs::steps(env.db.reader(), run.id).await?;
     let steps = &automation.steps;
     let mut outputs: Vec<Value> = vec![Value::Null; steps.len()];
     let mut approval: Option<ApprovalDecision> = None;
     journal.line("info", format!("attempt {} started", run.attempt));
-    tracing::info!(steps = steps.len(), "run started");
+    tracing::debug!(steps = steps.len(), "run started");
 
     for (index, planned) in steps.iter().enumerate() {
         let action = &planned.action;
@@ -174,20 +228,24 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
                 step.status = "skipped".into();
                 step.finished_at = step.started_at;
                 step.output = Some(Value::Null.to_string());
-                tracing::info!(
+                tracing::debug!(
                     step = index,
                     action = action.type_name(),
                     "step skipped (its branch is on_{})",
                     branch.decision
                 );
-                conversation = journal_success(
+                match journal_success(
                     journal,
                     &step,
                     StepOutcome::done(Value::Null),
                     conversation,
                     last,
                 )
-                .await?;
+                .await?
+                {
+                    Some(c) => conversation = c,
+                    None => return Ok(()),
+                }
                 if last {
                     return Ok(());
                 }
@@ -229,8 +287,11 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
                 if matches!(action, Action::Approval(_)) {
                     approval = serde_json::from_value(outcome.output.clone()).ok();
                 }
-                tracing::info!(step = index, action = action.type_name(), "step succeeded");
-                conversation = journal_success(journal, &step, outcome, conversation, last).await?;
+                tracing::debug!(step = index, action = action.type_name(), "step succeeded");
+                match journal_success(journal, &step, outcome, conversation, last).await? {
+                    Some(c) => conversation = c,
+                    None => return Ok(()),
+                }
                 // The last step's journal entry finished the run.
                 if last {
                     return Ok(());
@@ -240,7 +301,7 @@ async fn run_steps(journal: &mut Journal<'_>) -> anyhow::Result<()> {
         }
     }
     // Every step was done already (a run resumed after its last step's journal entry).
-    finish(journal, RunStatus::Succeeded, None).await
+    finish(journal, None, RunStatus::Succeeded, None).await
 }
 
 /// Parks the run: the step is journaled as waiting, the lease released; whatever the
@@ -250,7 +311,6 @@ async fn wait(
     step: StepRecord,
     outcome: StepOutcome,
 ) -> anyhow::Result<()> {
-    let (env, run) = (journal.env, journal.run);
     let wait = outcome.wait.expect("a waiting outcome");
     let until = wait
         .deadline
@@ -263,46 +323,23 @@ async fn wait(
             step.index, step.action, wait.waiting_for
         ),
     );
-    let mut tx = env.db.begin().await?;
-    db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
-    // A decision recorded while the step was still running found no waiting run to
-    // resume. The request is read locked (on PostgreSQL) so that a decision either
-    // happened before, and is seen here, or happens after, and finds the run waiting.
-    let decided = match wait.approval {
-        Some(id) => db::approvals::get_for_decision(&mut tx, env.db.backend(), id)
-            .await?
-            .is_some_and(|a| !matches!(a.status.as_str(), "opening" | "pending")),
-        None => false,
+    journal.summarize(&step);
+    let end = End::Park {
+        waiting_for: wait.waiting_for.clone(),
+        deadline: wait.deadline,
+        approval: wait.approval,
     };
-    let parked = if decided {
+    let Some(written) = journal.write(Some(&step), None, end).await? else {
+        return Ok(());
+    };
+    if written.requeued_instead {
         journal.line(
             "info",
             format!("{} was decided meanwhile; going on", wait.waiting_for),
         );
-        db::runs::requeue(&mut tx, run.id, &env.owner, env.clock.now_ms(), None).await?
+        tracing::info!(steps = %journal.steps(), waiting_for = %wait.waiting_for, "decided before the run was parked; queued again");
     } else {
-        db::runs::wait(
-            &mut tx,
-            run.id,
-            &env.owner,
-            &wait.waiting_for,
-            wait.deadline,
-        )
-        .await?
-    };
-    if !parked {
-        tracing::warn!(
-            "run was no longer ours to park (lease expired); leaving it to its new owner"
-        );
-        return Ok(());
-    }
-    journal.flush_lines(&mut tx).await?;
-    tx.commit().await?;
-    if decided {
-        env.wake.notify_waiters();
-        tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "decided before the run was parked; queued again");
-    } else {
-        tracing::info!(step = step.index, waiting_for = %wait.waiting_for, "run waits");
+        tracing::info!(steps = %journal.steps(), waiting_for = %wait.waiting_for, "run waits");
     }
     Ok(())
 }
@@ -348,17 +385,17 @@ async fn automation_version(
     }
 }
 
-/// Journals a successful step, applying its conversation changes (and queuing the runs
-/// they trigger) in the same transaction; the last step also finishes the run there.
-/// Returns the conversation as it now is.
+/// Journals a successful step, with its conversation changes (and the runs they
+/// trigger); the last step also finishes the run. Returns the conversation as it now
+/// is, or `None` when the run is no longer this worker's.
 async fn journal_success(
     journal: &mut Journal<'_>,
     step: &StepRecord,
     outcome: StepOutcome,
     conversation: Option<Conversation>,
     last: bool,
-) -> anyhow::Result<Option<Conversation>> {
-    let (env, run) = (journal.env, journal.run);
+) -> anyhow::Result<Option<Option<Conversation>>> {
+    let run = journal.run;
     let line = if step.status == "skipped" {
         format!(
             "step {} ({}) skipped: not its branch",
@@ -374,41 +411,41 @@ async fn journal_success(
         )
     };
     journal.line("info", line);
-    let mut tx = env.db.begin().await?;
-    let conversation = match (&outcome.patch, conversation) {
-        (Some(patch), Some(c)) => {
-            let cause = format!("run:{}/step:{}", run.id, step.index);
-            Some(changes::apply_patch(env, &mut tx, run, &cause, patch, c).await?)
-        }
-        (_, c) => outcome.conversation.or(c),
+    journal.summarize(step);
+    let patch = match (&outcome.patch, &conversation) {
+        (Some(patch), Some(c)) => Some(Patch::of(
+            run,
+            c.id,
+            patch.clone(),
+            format!("run:{}/step:{}", run.id, step.index),
+        )),
+        _ => None,
     };
-    db::runs::record_step(&mut tx, run.id, &journal.redact_step(step)).await?;
-    let finished = last
-        && db::runs::finish(
-            &mut tx,
-            run.id,
-            &env.owner,
-            RunStatus::Succeeded,
-            None,
-            env.clock.now_ms(),
-        )
-        .await?;
-    if finished {
+    let end = if last {
         journal.line("info", "run succeeded".into());
-    }
-    journal.flush_lines(&mut tx).await?;
-    tx.commit().await?;
-    match (last, finished) {
-        (true, true) => {
-            tracing::info!(status = "succeeded", "run finished");
-            super::notify::run_finished(env, run, RunStatus::Succeeded, None).await;
+        End::Finish {
+            status: RunStatus::Succeeded,
+            error: None,
         }
-        (true, false) => tracing::warn!(
-            "run was no longer ours to finish (lease expired); leaving it to its new owner"
-        ),
-        _ => {}
+    } else {
+        End::Continue
+    };
+    let Some(written) = journal.write(Some(step), patch, end).await? else {
+        return Ok(None);
+    };
+    if !written.queued.is_empty() {
+        tracing::debug!(runs = ?written.queued, "conversation_updated queued more runs");
     }
-    Ok(conversation)
+    if last {
+        tracing::info!(status = "succeeded", steps = %journal.steps(), duration_ms = journal.elapsed_ms(), "run finished");
+        super::notify::run_finished(journal.env, run, RunStatus::Succeeded, None).await;
+    }
+    Ok(Some(
+        written
+            .conversation
+            .or(outcome.conversation)
+            .or(conversation),
+    ))
 }
 
 async fn step_failed(
@@ -419,6 +456,7 @@ async fn step_failed(
     let (env, run) = (journal.env, journal.run);
     step.status = "failed".into();
     step.error = Some(error.to_string());
+    journal.summarize(&step);
     let attempts_left = run.attempt < i64::from(env.config.max_attempts);
     match &error {
         StepError::Transient { retry_after, .. } if attempts_left => {
@@ -437,19 +475,14 @@ async fn step_failed(
             );
             let run_after =
                 env.clock.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-            let mut tx = env.db.begin().await?;
-            db::runs::record_step(&mut tx, run.id, &step).await?;
-            journal.flush_lines(&mut tx).await?;
-            db::runs::requeue(
-                &mut tx,
-                run.id,
-                &env.owner,
+            let end = End::Requeue {
                 run_after,
-                Some(&error.to_string()),
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::warn!(step = step.index, error = %error, retry_in_ms = wait.as_millis() as u64, "step failed temporarily; run requeued");
+                error: Some(journal.redact(&error.to_string())),
+            };
+            if journal.write(Some(&step), None, end).await?.is_some() {
+                let error = journal.redact(&error.to_string());
+                tracing::warn!(steps = %journal.steps(), error, retry_in_ms = wait.as_millis() as u64, "step failed temporarily; run requeued");
+            }
             Ok(())
         }
         _ => {
@@ -463,22 +496,19 @@ async fn step_failed(
                 "step {} ({}) failed: {why}",
                 step.index, step.action
             ));
-            let mut tx = env.db.begin().await?;
-            db::runs::record_step(&mut tx, run.id, &journal.redact_step(&step)).await?;
-            tx.commit().await?;
-            tracing::error!(step = step.index, error = line, "step failed; run failed");
-            finish(journal, RunStatus::Failed, Some(&line)).await
+            finish(journal, Some(&step), RunStatus::Failed, Some(&line)).await
         }
     }
 }
 
+/// Writes the run's final state (with `step`'s record, when a step ended it).
 async fn finish(
     journal: &mut Journal<'_>,
+    step: Option<&StepRecord>,
     status: RunStatus,
     error: Option<&str>,
 ) -> anyhow::Result<()> {
     let (env, run) = (journal.env, journal.run);
-    let now = env.clock.now_ms();
     let error = error.map(|e| journal.redact(e));
     let error = error.as_deref();
     if let Some(e) = error {
@@ -488,18 +518,20 @@ async fn finish(
         if error.is_some() { "error" } else { "info" },
         format!("run {}", status.as_str()),
     );
-    let mut tx = env.db.begin().await?;
-    if !db::runs::finish(&mut tx, run.id, &env.owner, status, error, now).await? {
-        tracing::warn!(
-            "run was no longer ours to finish (lease expired); leaving it to its new owner"
-        );
+    let end = End::Finish {
+        status,
+        error: error.map(str::to_owned),
+    };
+    if journal.write(step, None, end).await?.is_none() {
         return Ok(());
     }
-    journal.flush_lines(&mut tx).await?;
-    tx.commit().await?;
     match error {
-        None => tracing::info!(status = status.as_str(), "run finished"),
-        Some(e) => tracing::error!(status = status.as_str(), error = e, "run finished"),
+        None => {
+            tracing::info!(status = status.as_str(), steps = %journal.steps(), duration_ms = journal.elapsed_ms(), "run finished")
+        }
+        Some(e) => {
+            tracing::error!(status = status.as_str(), steps = %journal.steps(), duration_ms = journal.elapsed_ms(), error = e, "run finished")
+        }
     }
     super::notify::run_finished(env, run, status, error).await;
     Ok(())

@@ -25,7 +25,7 @@ use crate::conversations::{Conversation, ConversationPatch, Priority, Status};
 use crate::db::runs::ClaimedRun;
 use crate::integrations::{GroupMember, IntegrationError, IssueRequest, ResetOptions};
 use crate::kv::{KvError, Namespace};
-use crate::runs::{RunEnv, changes};
+use crate::runs::RunEnv;
 use crate::secrets::run::RunSecrets;
 use crate::slack::SlackError;
 use crate::slack::client::object;
@@ -498,21 +498,34 @@ impl<'a> ScriptHost<'a> {
         let patch = args.patch()?;
         let n = self.updates.fetch_add(1, Ordering::Relaxed);
         let cause = format!("run:{}/step:{}/update:{n}", self.run.id, self.step);
-        let apply = async {
-            let mut tx = self.env.db.begin().await?;
-            let updated =
-                changes::apply_patch(self.env, &mut tx, self.run, &cause, &patch, current).await?;
-            tx.commit().await?;
-            anyhow::Ok(updated)
+        let entry = crate::runs::journal::Entry {
+            run_id: self.run.id,
+            step: None,
+            lines: Vec::new(),
+            patch: Some(crate::runs::journal::Patch::of(
+                self.run, current.id, patch, cause,
+            )),
+            end: crate::runs::journal::End::Continue,
         };
-        let updated = apply.await.map_err(|e| {
-            tracing::error!(error = format!("{e:#}"), "conversation.update failed");
+        let unavailable = || {
             HostError::new(
                 "Error",
                 "conversation.update: the database is unavailable; try again later",
                 true,
             )
+        };
+        let written = self.env.journal.submit(entry).await.map_err(|e| {
+            tracing::error!(error = %e, "conversation.update failed");
+            unavailable()
         })?;
+        if !written.held {
+            return Err(HostError::new(
+                "Error",
+                "conversation.update: this run's lease was taken over by another worker",
+                false,
+            ));
+        }
+        let updated = written.conversation.unwrap_or(current);
         let value = context::conversation(&updated);
         *self.conversation.lock().unwrap_or_else(|e| e.into_inner()) = Some(updated);
         *self.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;

@@ -213,7 +213,8 @@ impl SecretStore {
 
     /// Deletes every version of `name`; returns whether there was one.
     pub async fn delete(&self, workspace: &str, name: &str) -> Result<bool, SecretError> {
-        Ok(db::secrets::delete(self.db.writer(), workspace, name).await? > 0)
+        let mut conn = self.db.write().await?;
+        Ok(db::secrets::delete(&mut conn, workspace, name).await? > 0)
     }
 
     /// Re-wraps every data key under `to`, in one transaction: those of the secrets,

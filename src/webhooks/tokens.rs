@@ -53,7 +53,7 @@ pub async fn ensure_tokens(
     automations: &[VersionedAutomation],
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    let mut conn = db.writer().acquire().await?;
+    let mut conn = db.write().await?;
     for old in db::doors::all_tokens(&mut conn).await? {
         if let Some(token) = &old.plaintext {
             let sealed = secrets
@@ -70,7 +70,15 @@ pub async fn ensure_tokens(
             && db::doors::token_of(db.reader(), id).await?.is_none()
         {
             let (_, sealed, hash) = mint(secrets, id).await?;
-            db::doors::store_token(db.writer(), id, &sealed, &hash, now_ms, Existing::Keep).await?;
+            db::doors::store_token(
+                &mut *db.write().await?,
+                id,
+                &sealed,
+                &hash,
+                now_ms,
+                Existing::Keep,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -111,7 +119,7 @@ pub async fn token_for(
     }
     let (_, sealed, hash) = mint(secrets, automation_id).await?;
     db::doors::store_token(
-        db.writer(),
+        &mut *db.write().await?,
         automation_id,
         &sealed,
         &hash,
@@ -134,7 +142,7 @@ pub async fn rotate(
 ) -> anyhow::Result<String> {
     let (token, sealed, hash) = mint(secrets, automation_id).await?;
     db::doors::store_token(
-        db.writer(),
+        &mut *db.write().await?,
         automation_id,
         &sealed,
         &hash,

@@ -95,7 +95,7 @@ on_both_backends! {
         // Old ticks are forgotten, all but the latest, which still says where the
         // schedule stands.
         let far = at(23).timestamp_millis();
-        assert_eq!(switchboard::db::doors::prune_ticks(app.db.writer(), far).await.unwrap(), 2);
+        assert_eq!(switchboard::db::doors::prune_ticks(&mut app.db.write().await.unwrap(), far).await.unwrap(), 2);
         let latest = switchboard::db::doors::last_tick(app.db.reader(), "hourly").await.unwrap();
         assert_eq!(latest, Some(at(17).timestamp_millis() - 1000));
         clock.set(at(18));

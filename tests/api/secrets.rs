@@ -134,7 +134,7 @@ on_both_backends! {
 
         // A wrapped key moved to another secret does not unwrap (KMS checks the AAD).
         sqlx::query("UPDATE secrets SET wrapped_key = (SELECT wrapped_key FROM secrets WHERE name = 'JIRA_API_TOKEN') WHERE name = 'OKTA_API_TOKEN'")
-            .execute(db.writer())
+            .execute(&mut *db.write().await.unwrap())
             .await
             .unwrap();
         let err = store.get("*", "OKTA_API_TOKEN").await.unwrap_err();

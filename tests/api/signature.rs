@@ -134,7 +134,7 @@ on_both_backends! {
         let app = app(backend).example("escalate-bangbang").spawn().await;
         app.post_event(&message("EvMSG1", SUPPORT_CHANNEL, "U1", "1700000000.000100", "help")).await;
         // Make the ingest transaction fail.
-        sqlx::query("ALTER TABLE runs RENAME TO runs_away").execute(app.db.writer()).await.unwrap();
+        sqlx::query("ALTER TABLE runs RENAME TO runs_away").execute(&mut *app.db.write().await.unwrap()).await.unwrap();
         let reaction = crate::helpers::events::reaction_added("EvREACT1", "U2", "bangbang", SUPPORT_CHANNEL, "1700000000.000100");
         let response = app.post_event(&reaction).await;
         assert_eq!(response.status().as_u16(), 503);
@@ -142,7 +142,7 @@ on_both_backends! {
         assert_eq!(answer["error"], "temporarily unavailable, retry later", "no internals leak");
 
         // Nothing of the failed event was kept: Slack's retry is processed in full.
-        sqlx::query("ALTER TABLE runs_away RENAME TO runs").execute(app.db.writer()).await.unwrap();
+        sqlx::query("ALTER TABLE runs_away RENAME TO runs").execute(&mut *app.db.write().await.unwrap()).await.unwrap();
         assert_eq!(app.post_event_retry(&reaction, 1).await.status().as_u16(), 200);
         let runs = app.wait_for_runs_to_finish(std::time::Duration::from_secs(15)).await;
         assert_eq!(runs.len(), 1);

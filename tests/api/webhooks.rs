@@ -213,7 +213,7 @@ on_both_backends! {
         )
         .bind(legacy)
         .bind(switchboard::webhooks::token_hash(legacy))
-        .execute(app.db.writer())
+        .execute(&mut *app.db.write().await.unwrap())
         .await
         .unwrap();
         app.kill_and_restart_with(&[]).await;

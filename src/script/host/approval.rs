@@ -144,8 +144,7 @@ impl ScriptHost<'_> {
         let mut conn = self
             .env
             .db
-            .writer()
-            .acquire()
+            .write()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         db::script_journals::save(

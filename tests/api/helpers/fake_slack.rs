@@ -79,6 +79,8 @@ struct State_ {
     next_ts: u64,
     /// Messages posted, by (channel, ts), for `chat.update` to find.
     posted: HashMap<(String, String), Value>,
+    /// Where accepted calls are also sent as they arrive (benchmarks follow them).
+    watchers: Vec<tokio::sync::mpsc::UnboundedSender<Call>>,
 }
 
 #[derive(Clone)]
@@ -136,6 +138,20 @@ impl FakeSlack {
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
+    }
+
+    /// Every accepted call from now on, as it arrives.
+    #[allow(dead_code)] // for the benchmarks, which include this file
+    pub fn watch(&self) -> tokio::sync::mpsc::UnboundedReceiver<Call> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.state.lock().unwrap().watchers.push(tx);
+        rx
+    }
+
+    /// Forgets the calls recorded so far (a long benchmark would keep them all).
+    #[allow(dead_code)] // for the benchmarks, which include this file
+    pub fn forget_calls(&self) {
+        self.state.lock().unwrap().calls.clear();
     }
 
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
@@ -252,12 +268,16 @@ async fn handle(
         Some(Failure::Pass) | None => {}
     }
     let answer = answer(&fake, &method, &args);
-    fake.state.lock().unwrap().calls.push(Call {
+    let call = Call {
         method,
         args,
         answer: answer.clone(),
         at: Instant::now(),
-    });
+    };
+    let mut state = fake.state.lock().unwrap();
+    state.watchers.retain(|w| w.send(call.clone()).is_ok());
+    state.calls.push(call);
+    drop(state);
     axum::Json(answer).into_response()
 }
 
