@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row as _};
 
-use super::tx::{Arg, Row, Shape, Tx};
+use super::tx::{Arg, Later, Row, Shape, Tx};
 use crate::conversations::{Conversation, FieldChange, NewConversation, Status};
 use crate::trigger::Message;
 
@@ -39,11 +39,11 @@ fn from_row(row: &Row) -> sqlx::Result<Conversation> {
 }
 
 /// The conversations that messages `(channel, ts)` (first messages or replies)
-/// belong to, by message.
+/// belong to, by message, once the statement has run.
 pub async fn find_by_messages(
     tx: &mut dyn Tx,
     messages: &[(&str, &str)],
-) -> sqlx::Result<HashMap<(String, String), Conversation>> {
+) -> sqlx::Result<Later<HashMap<(String, String), Conversation>>> {
     let sql = format!(
         "SELECT {COLUMNS}, m.channel_id, m.ts FROM messages m JOIN conversations c ON c.id = m.conversation_id
          WHERE (m.channel_id, m.ts) IN (VALUES {{}})"
@@ -52,11 +52,16 @@ pub async fn find_by_messages(
         .iter()
         .flat_map(|(channel, ts)| [Arg::from(*channel), Arg::from(*ts)])
         .collect();
-    let mut found = HashMap::new();
-    for row in tx.expand(&sql, vec![], Shape::Rows(2), rows).await? {
-        found.insert((row.text(15)?, row.text(16)?), from_row(&row)?);
-    }
-    Ok(found)
+    let found = tx
+        .expand_deferred_fetch(&sql, vec![], Shape::Rows(2), rows)
+        .await?;
+    Ok(Later::new(found, |rows| {
+        let mut found = HashMap::new();
+        for row in rows {
+            found.insert((row.text(15)?, row.text(16)?), from_row(&row)?);
+        }
+        Ok(found)
+    }))
 }
 
 /// The conversation a message (first message or reply) belongs to.
@@ -65,10 +70,9 @@ pub async fn find_by_message(
     channel: &str,
     ts: &str,
 ) -> sqlx::Result<Option<Conversation>> {
-    Ok(find_by_messages(tx, &[(channel, ts)])
-        .await?
-        .into_values()
-        .next())
+    let found = find_by_messages(tx, &[(channel, ts)]).await?;
+    tx.sync().await?;
+    Ok(found.resolve()?.into_values().next())
 }
 
 /// Conversations by id.
@@ -88,15 +92,17 @@ pub async fn get(tx: &mut dyn Tx, id: i64) -> sqlx::Result<Option<Conversation>>
     Ok(get_many(tx, &[id]).await?.remove(&id))
 }
 
-/// Creates conversations and records their first messages. For each, the new
-/// conversation, or `None` if its thread is already tracked (or comes twice).
+/// Creates conversations and records their first messages. Says for each, once the
+/// statements have run, the new conversation, or `None` if its thread is already
+/// tracked (or comes twice).
 pub async fn create_many(
     tx: &mut dyn Tx,
     new: &[(&NewConversation, &Message)],
     now_ms: i64,
-) -> sqlx::Result<Vec<Option<Conversation>>> {
+) -> sqlx::Result<Later<Vec<Option<Conversation>>>> {
     let mut rows = Vec::with_capacity(new.len() * 14);
-    for (c, _) in new {
+    let mut first = Vec::with_capacity(new.len() * 5);
+    for (c, m) in new {
         rows.extend(crate::args![
             &c.team_id,
             &c.channel,
@@ -113,10 +119,10 @@ pub async fn create_many(
             "[]",
             now_ms,
         ]);
+        first.extend(crate::args![&m.channel, &m.ts, &m.user, &m.text, now_ms]);
     }
-    let mut ids: HashMap<(String, String), i64> = HashMap::new();
     let inserted = tx
-        .expand(
+        .expand_deferred_fetch(
             "INSERT INTO conversations (team_id, channel_id, thread_ts, requester, customer, title,
                  ticket_type, permalink, created_at, status, priority, assignee, tags, updated_at)
              VALUES {}
@@ -127,48 +133,56 @@ pub async fn create_many(
             rows,
         )
         .await?;
-    for row in inserted {
-        ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
-    }
-    let created: Vec<Option<Conversation>> = new
-        .iter()
-        .map(|(c, _)| {
-            let id = ids.remove(&(c.channel.clone(), c.thread_ts.clone()))?;
-            Some(Conversation {
-                id,
-                team_id: c.team_id.clone(),
-                channel: c.channel.clone(),
-                thread_ts: c.thread_ts.clone(),
-                requester: c.requester.clone(),
-                customer: c.customer.clone(),
-                title: c.title.clone(),
-                status: Status::Open,
-                priority: crate::conversations::Priority::Medium,
-                ticket_type: c.ticket_type.clone(),
-                assignee: None,
-                tags: vec![],
-                permalink: c.permalink.clone(),
-                created_at: now_ms,
-                updated_at: now_ms,
+    // The first messages find their conversation by its thread, so this statement
+    // need not wait for the ids (a thread tracked before has its first message).
+    tx.expand_deferred(
+        "INSERT INTO messages (channel_id, ts, conversation_id, user_id, text, created_at)
+         SELECT v.column1, v.column2, c.id, v.column3, v.column4, v.column5
+         FROM (VALUES {}) AS v JOIN conversations c ON c.channel_id = v.column1 AND c.thread_ts = v.column2
+         WHERE true
+         ON CONFLICT (channel_id, ts) DO NOTHING",
+        vec![],
+        Shape::Rows(5),
+        first,
+    )
+    .await?;
+    let new: Vec<NewConversation> = new.iter().map(|(c, _)| (*c).clone()).collect();
+    Ok(Later::new(inserted, move |rows| {
+        let mut ids: HashMap<(String, String), i64> = HashMap::new();
+        for row in rows {
+            ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
+        }
+        Ok(new
+            .into_iter()
+            .map(|c| {
+                let id = ids.remove(&(c.channel.clone(), c.thread_ts.clone()))?;
+                Some(Conversation {
+                    id,
+                    team_id: c.team_id,
+                    channel: c.channel,
+                    thread_ts: c.thread_ts,
+                    requester: c.requester,
+                    customer: c.customer,
+                    title: c.title,
+                    status: Status::Open,
+                    priority: crate::conversations::Priority::Medium,
+                    ticket_type: c.ticket_type,
+                    assignee: None,
+                    tags: vec![],
+                    permalink: c.permalink,
+                    created_at: now_ms,
+                    updated_at: now_ms,
+                })
             })
-        })
-        .collect();
-    let first: Vec<(i64, &Message)> = created
-        .iter()
-        .zip(new)
-        .filter_map(|(c, (_, m))| c.as_ref().map(|c| (c.id, *m)))
-        .collect();
-    add_messages(tx, &first, now_ms).await?;
-    Ok(created)
+            .collect())
+    }))
 }
 
-/// Records messages `(conversation id, message)`; for each, whether it is new (a
-/// message recorded before, or twice here, is not).
-pub async fn add_messages(
-    tx: &mut dyn Tx,
-    messages: &[(i64, &Message)],
-    now_ms: i64,
-) -> sqlx::Result<Vec<bool>> {
+const INSERT_MESSAGES: &str =
+    "INSERT INTO messages (channel_id, ts, conversation_id, user_id, text, created_at)
+     VALUES {} ON CONFLICT (channel_id, ts) DO NOTHING";
+
+fn message_rows(messages: &[(i64, &Message)], now_ms: i64) -> Vec<Arg> {
     let mut rows = Vec::with_capacity(messages.len() * 6);
     for (conversation_id, m) in messages {
         rows.extend(crate::args![
@@ -180,15 +194,23 @@ pub async fn add_messages(
             now_ms
         ]);
     }
+    rows
+}
+
+/// Records messages `(conversation id, message)`; for each, whether it is new (a
+/// message recorded before, or twice here, is not).
+pub async fn add_messages(
+    tx: &mut dyn Tx,
+    messages: &[(i64, &Message)],
+    now_ms: i64,
+) -> sqlx::Result<Vec<bool>> {
     let mut added: HashSet<(String, String)> = HashSet::new();
     let inserted = tx
         .expand(
-            "INSERT INTO messages (channel_id, ts, conversation_id, user_id, text, created_at)
-             VALUES {} ON CONFLICT (channel_id, ts) DO NOTHING
-             RETURNING channel_id, ts",
+            &format!("{INSERT_MESSAGES} RETURNING channel_id, ts"),
             vec![],
             Shape::Rows(6),
-            rows,
+            message_rows(messages, now_ms),
         )
         .await?;
     for row in inserted {
@@ -219,7 +241,7 @@ pub async fn save_changes(
     cause: ChangeCause<'_>,
 ) -> sqlx::Result<()> {
     let tags = serde_json::to_string(&conversation.tags).unwrap_or_else(|_| "[]".into());
-    tx.execute(
+    tx.defer(
         "UPDATE conversations SET status = $1, priority = $2, ticket_type = $3, assignee = $4,
              tags = $5, updated_at = $6 WHERE id = $7",
         crate::args![
@@ -245,7 +267,7 @@ pub async fn save_changes(
             cause.at_ms,
         ]);
     }
-    tx.expand(
+    tx.expand_deferred(
         "INSERT INTO conversation_changes
              (conversation_id, field, before_value, after_value, cause, actor, changed_at)
          VALUES {}",

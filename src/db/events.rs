@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use sqlx::AnyConnection;
 
-use super::tx::{Shape, Tx};
+use super::tx::{Later, Shape, Tx};
 
 /// An event id to record.
 #[derive(Debug, Clone, Copy)]
@@ -17,19 +17,19 @@ pub struct NewEvent<'a> {
     pub kind: &'a str,
 }
 
-/// Records event ids; for each, whether it is new (a redelivery, or an id given twice
-/// here, is not).
+/// Records event ids; says, once the statement has run, whether each is new (a
+/// redelivery, or an id given twice here, is not).
 pub async fn record_many(
     tx: &mut dyn Tx,
     events: &[NewEvent<'_>],
     now_ms: i64,
-) -> sqlx::Result<Vec<bool>> {
+) -> sqlx::Result<Later<Vec<bool>>> {
     let mut rows = Vec::with_capacity(events.len() * 4);
     for e in events {
         rows.extend(crate::args![e.event_id, e.team_id, e.kind, now_ms]);
     }
-    let mut new = tx
-        .expand(
+    let inserted = tx
+        .expand_deferred_fetch(
             "INSERT INTO events (event_id, team_id, kind, received_at) VALUES {}
              ON CONFLICT (event_id) DO NOTHING
              RETURNING event_id",
@@ -37,11 +37,15 @@ pub async fn record_many(
             Shape::Rows(4),
             rows,
         )
-        .await?
-        .iter()
-        .map(|r| r.text(0))
-        .collect::<sqlx::Result<HashSet<String>>>()?;
-    Ok(events.iter().map(|e| new.remove(e.event_id)).collect())
+        .await?;
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.to_owned()).collect();
+    Ok(Later::new(inserted, move |rows| {
+        let mut new = rows
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<sqlx::Result<HashSet<String>>>()?;
+        Ok(ids.iter().map(|id| new.remove(id)).collect())
+    }))
 }
 
 /// Forgets event ids older than `before_ms`; Slack stops retrying after about an hour.

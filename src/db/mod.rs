@@ -19,6 +19,7 @@ pub mod conversations;
 pub mod doors;
 pub mod events;
 pub mod kv;
+pub mod postgres;
 pub mod runs;
 pub mod script_journals;
 pub mod secrets;
@@ -295,11 +296,7 @@ impl Db {
                     lock: self.write_turn.clone().expect("SQLite has a write turn"),
                 },
                 Backend::Postgres => writer::Connector::Postgres {
-                    options: self
-                        .config
-                        .url
-                        .parse()
-                        .context("DATABASE_URL is not a valid PostgreSQL URL")?,
+                    url: self.config.url.clone(),
                     // Measured with the stories benchmark: two connections per class
                     // commit the most on this machine (one leaves PostgreSQL idle between
                     // round trips, four make batches too small).

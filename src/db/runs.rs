@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row as _};
 
 use super::Backend;
-use super::tx::{Arg, Row, Shape, Tx};
+use super::tx::{Arg, Later, Row, Shape, Tx};
 use crate::trigger::Trigger;
 
 /// Where a run stands.
@@ -69,13 +69,13 @@ pub struct NewRun<'a> {
     pub leased: Option<(&'a str, i64)>,
 }
 
-/// Inserts runs; for each, its id, or `None` if its (event, automation) already has a
-/// run (then nothing is inserted for it).
+/// Inserts runs; says for each, once the statement has run, its id, or `None` if its
+/// (event, automation) already has a run (then nothing is inserted for it).
 pub async fn insert_many(
     tx: &mut dyn Tx,
     runs: &[NewRun<'_>],
     now_ms: i64,
-) -> sqlx::Result<Vec<Option<i64>>> {
+) -> sqlx::Result<Later<Vec<Option<i64>>>> {
     let mut rows = Vec::with_capacity(runs.len() * 15);
     for run in runs {
         let trigger_json =
@@ -103,7 +103,7 @@ pub async fn insert_many(
         ]);
     }
     let inserted = tx
-        .expand(
+        .expand_deferred_fetch(
             "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
                  conversation_id, depth, status, attempt, run_after, created_at, lane, lease_owner,
                  lease_expires_at, started_at)
@@ -115,15 +115,18 @@ pub async fn insert_many(
             rows,
         )
         .await?;
-    let mut ids: HashMap<(String, String), i64> = HashMap::new();
-    for row in inserted {
-        ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
-    }
-    // A run inserted twice in one call is reported once.
-    Ok(runs
+    let keys: Vec<(String, String)> = runs
         .iter()
-        .map(|r| ids.remove(&(r.trigger.event_id.clone(), r.automation_id.to_owned())))
-        .collect())
+        .map(|r| (r.trigger.event_id.clone(), r.automation_id.to_owned()))
+        .collect();
+    Ok(Later::new(inserted, move |rows| {
+        let mut ids: HashMap<(String, String), i64> = HashMap::new();
+        for row in rows {
+            ids.insert((row.text(1)?, row.text(2)?), row.int(0)?);
+        }
+        // A run inserted twice in one call is reported once.
+        Ok(keys.iter().map(|k| ids.remove(k)).collect())
+    }))
 }
 
 /// Queues a run for `trigger` in `lane`; returns `None` if this (event, automation)
@@ -143,7 +146,9 @@ pub async fn insert(
         trigger,
         leased: None,
     };
-    Ok(insert_many(tx, &[run], now_ms).await?.pop().flatten())
+    let inserted = insert_many(tx, &[run], now_ms).await?;
+    tx.sync().await?;
+    Ok(inserted.resolve()?.pop().flatten())
 }
 
 /// The run of `automation_id` for `event_id`, if there is one.
@@ -224,27 +229,29 @@ fn claimed_from_row(row: &Row) -> sqlx::Result<ClaimedRun> {
     })
 }
 
-/// Extends the leases `owner` holds on `run_ids` to `lease_until_ms`; returns the ids
-/// whose lease it still held (the others were taken over: their worker must stop).
+/// Extends the leases `owner` holds on `run_ids` to `lease_until_ms`; says, once the
+/// statement has run, which ids it still held (the others were taken over: their
+/// worker must stop).
 pub async fn touch_leases(
     tx: &mut dyn Tx,
     run_ids: &[i64],
     owner: &str,
     lease_until_ms: i64,
-) -> sqlx::Result<HashSet<i64>> {
+) -> sqlx::Result<Later<HashSet<i64>>> {
     let ids = run_ids.iter().map(|id| Arg::from(*id)).collect();
-    tx.expand(
-        "UPDATE runs SET lease_expires_at = $1
-         WHERE lease_owner = $2 AND status = 'running' AND id IN ({})
-         RETURNING id",
-        crate::args![lease_until_ms, owner],
-        Shape::List,
-        ids,
-    )
-    .await?
-    .iter()
-    .map(|r| r.int(0))
-    .collect()
+    let touched = tx
+        .expand_deferred_fetch(
+            "UPDATE runs SET lease_expires_at = $1
+             WHERE lease_owner = $2 AND status = 'running' AND id IN ({})
+             RETURNING id",
+            crate::args![lease_until_ms, owner],
+            Shape::List,
+            ids,
+        )
+        .await?;
+    Ok(Later::new(touched, |rows| {
+        rows.iter().map(|r| r.int(0)).collect()
+    }))
 }
 
 /// The earliest `run_after` of a queued run, to know when to look again.
@@ -280,8 +287,8 @@ pub async fn resume_delays(conn: &mut AnyConnection, now_ms: i64) -> sqlx::Resul
     .await
 }
 
-/// Writes the final state of the runs `owner` holds among `run_ids`; returns the ids
-/// it finished (a run whose lease was lost is not this worker's to finish).
+/// Writes the final state of the runs `owner` holds among `run_ids` (a run whose lease
+/// was lost is not this worker's to finish, and is left alone).
 pub async fn finish_many(
     tx: &mut dyn Tx,
     run_ids: &[i64],
@@ -289,42 +296,35 @@ pub async fn finish_many(
     status: RunStatus,
     error: Option<&str>,
     now_ms: i64,
-) -> sqlx::Result<HashSet<i64>> {
+) -> sqlx::Result<()> {
     debug_assert!(matches!(status, RunStatus::Succeeded | RunStatus::Failed));
     let ids = run_ids.iter().map(|id| Arg::from(*id)).collect();
-    tx.expand(
+    tx.expand_deferred(
         "UPDATE runs SET status = $1, error = $2, finished_at = $3, lease_owner = NULL,
              lease_expires_at = NULL
-         WHERE lease_owner = $4 AND status = 'running' AND id IN ({})
-         RETURNING id",
+         WHERE lease_owner = $4 AND status = 'running' AND id IN ({})",
         crate::args![status.as_str(), error, now_ms, owner],
         Shape::List,
         ids,
     )
-    .await?
-    .iter()
-    .map(|r| r.int(0))
-    .collect()
+    .await
 }
 
-/// Puts a run back in the queue until `run_after_ms` (a retry); `false` if it was not
-/// `owner`'s.
+/// Puts a run `owner` holds back in the queue until `run_after_ms` (a retry).
 pub async fn requeue(
     tx: &mut dyn Tx,
     run_id: i64,
     owner: &str,
     run_after_ms: i64,
     error: Option<&str>,
-) -> sqlx::Result<bool> {
-    let changed = tx
-        .execute(
-            "UPDATE runs SET status = 'queued', run_after = $1, error = $2, lease_owner = NULL,
-                 lease_expires_at = NULL
-             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-            crate::args![run_after_ms, error, run_id, owner],
-        )
-        .await?;
-    Ok(changed == 1)
+) -> sqlx::Result<()> {
+    tx.defer(
+        "UPDATE runs SET status = 'queued', run_after = $1, error = $2, lease_owner = NULL,
+             lease_expires_at = NULL
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        crate::args![run_after_ms, error, run_id, owner],
+    )
+    .await
 }
 
 /// One entry of the step journal.
@@ -361,9 +361,13 @@ impl StepRecord {
     }
 }
 
-/// Records steps' latest attempts, `(run id, step)` (a success is final; a failure
-/// may be retried). Each (run, step) appears at most once.
-pub async fn record_steps(tx: &mut dyn Tx, steps: &[(i64, &StepRecord)]) -> sqlx::Result<()> {
+/// Records the latest attempts of steps of runs `owner` holds, `(run id, step)` (a
+/// success is final; a failure may be retried). Each (run, step) appears at most once.
+pub async fn record_steps(
+    tx: &mut dyn Tx,
+    owner: &str,
+    steps: &[(i64, &StepRecord)],
+) -> sqlx::Result<()> {
     let mut rows = Vec::with_capacity(steps.len() * 9);
     for (run_id, step) in steps {
         rows.extend(crate::args![
@@ -378,14 +382,16 @@ pub async fn record_steps(tx: &mut dyn Tx, steps: &[(i64, &StepRecord)]) -> sqlx
             step.finished_at,
         ]);
     }
-    tx.expand(
+    tx.expand_deferred(
         "INSERT INTO run_steps (run_id, step_index, action, status, output, error, attempts, started_at, finished_at)
-         VALUES {}
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9
+         FROM (SELECT $1 AS owner) AS o CROSS JOIN (VALUES {}) AS v
+         WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = v.column1 AND r.lease_owner = o.owner AND r.status = 'running')
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = excluded.status,
              output = excluded.output, error = excluded.error, attempts = excluded.attempts,
              started_at = excluded.started_at, finished_at = excluded.finished_at
          WHERE run_steps.status <> 'succeeded'",
-        vec![],
+        crate::args![owner],
         Shape::Rows(9),
         rows,
     )
@@ -418,15 +424,23 @@ pub async fn steps(pool: &AnyPool, run_id: i64) -> sqlx::Result<Vec<StepRecord>>
         .collect()
 }
 
-/// Appends lines `(run id, at_ms, level, message)` to runs' logs, in order.
-pub async fn log_many(tx: &mut dyn Tx, lines: &[(i64, i64, &str, &str)]) -> sqlx::Result<()> {
+/// Appends lines `(run id, at_ms, level, message)` to the logs of runs `owner` holds,
+/// in order.
+pub async fn log_many(
+    tx: &mut dyn Tx,
+    owner: &str,
+    lines: &[(i64, i64, &str, &str)],
+) -> sqlx::Result<()> {
     let mut rows = Vec::with_capacity(lines.len() * 4);
     for (run_id, at, level, message) in lines {
         rows.extend(crate::args![*run_id, *at, *level, *message]);
     }
-    tx.expand(
-        "INSERT INTO run_log (run_id, at, level, message) VALUES {}",
-        vec![],
+    tx.expand_deferred(
+        "INSERT INTO run_log (run_id, at, level, message)
+         SELECT v.column1, v.column2, v.column3, v.column4
+         FROM (SELECT $1 AS owner) AS o CROSS JOIN (VALUES {}) AS v
+         WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = v.column1 AND r.lease_owner = o.owner AND r.status = 'running')",
+        crate::args![owner],
         Shape::Rows(4),
         rows,
     )
@@ -603,24 +617,22 @@ pub async fn requeue_owned(
     .await
 }
 
-/// Parks a run until something resumes it (an approval, a delay); the lease is
-/// released and no worker holds it. `false` if the run was not `owner`'s.
+/// Parks a run `owner` holds until something resumes it (an approval, a delay); the
+/// lease is released and no worker holds it.
 pub async fn park(
     tx: &mut dyn Tx,
     run_id: i64,
     owner: &str,
     waiting_for: &str,
     deadline_ms: Option<i64>,
-) -> sqlx::Result<bool> {
-    let changed = tx
-        .execute(
-            "UPDATE runs SET status = 'waiting', waiting_for = $1, wait_deadline = $2, lease_owner = NULL,
-                 lease_expires_at = NULL
-             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-            crate::args![waiting_for, deadline_ms, run_id, owner],
-        )
-        .await?;
-    Ok(changed == 1)
+) -> sqlx::Result<()> {
+    tx.defer(
+        "UPDATE runs SET status = 'waiting', waiting_for = $1, wait_deadline = $2, lease_owner = NULL,
+             lease_expires_at = NULL
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        crate::args![waiting_for, deadline_ms, run_id, owner],
+    )
+    .await
 }
 
 /// Puts a waiting run back in the queue; `false` if it was not waiting. The

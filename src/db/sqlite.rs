@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use rusqlite::types::ValueRef;
 
 use super::Backend;
-use super::tx::{Arg, Cell, Row, Tx};
+use super::tx::{Arg, Cell, DbError, Row, Tx};
 use crate::config::SqliteSync;
 
 /// A rusqlite connection that speaks [`Tx`]; its futures are always ready.
@@ -135,13 +135,6 @@ impl Tx for SqliteConn {
 
 /// A rusqlite error as a sqlx one, so callers handle both alike (a unique-constraint
 /// violation is recognized by `db::is_unique_violation`).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct SqliteError {
-    message: String,
-    unique: bool,
-}
-
 fn error(e: rusqlite::Error) -> sqlx::Error {
     let unique = matches!(
         &e,
@@ -149,36 +142,7 @@ fn error(e: rusqlite::Error) -> sqlx::Error {
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     );
-    sqlx::Error::Database(Box::new(SqliteError {
-        message: e.to_string(),
-        unique,
-    }))
-}
-
-impl sqlx::error::DatabaseError for SqliteError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        if self.unique {
-            sqlx::error::ErrorKind::UniqueViolation
-        } else {
-            sqlx::error::ErrorKind::Other
-        }
-    }
+    sqlx::Error::Database(Box::new(DbError::new(e.to_string(), unique)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! [`Row`]s. The functions of `db/` that the event path uses take `&mut dyn Tx`, so the
 //! same SQL runs in the batch writer and in an ordinary sqlx transaction.
 
+use std::sync::{Arc, Mutex};
+
 use futures::future::BoxFuture;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row as _};
@@ -183,12 +185,147 @@ pub trait Tx: Send {
         args: Vec<Arg>,
     ) -> BoxFuture<'a, sqlx::Result<Vec<Row>>>;
 
+    /// Executes `sql` when it suits the connection, at the latest before the next
+    /// statement whose result is awaited (or the commit), whose error it then reports.
+    /// For statements whose result nobody needs: a pipelining connection sends them
+    /// along with the next one.
+    fn defer<'a>(&'a mut self, sql: &'a str, args: Vec<Arg>) -> BoxFuture<'a, sqlx::Result<()>> {
+        Box::pin(async move {
+            self.execute(sql, args).await?;
+            Ok(())
+        })
+    }
+
+    /// Like [`defer`](Self::defer), for a statement whose rows are wanted later: they
+    /// can be read from the returned [`Deferred`] after the next [`sync`](Self::sync)
+    /// (or any statement whose result is awaited, or the commit).
+    fn defer_fetch<'a>(
+        &'a mut self,
+        sql: &'a str,
+        args: Vec<Arg>,
+    ) -> BoxFuture<'a, sqlx::Result<Deferred>> {
+        Box::pin(async move { Ok(Deferred::ready(self.fetch_all(sql, args).await?)) })
+    }
+
+    /// Executes what is deferred, reporting the first error.
+    fn sync(&mut self) -> BoxFuture<'_, sqlx::Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Whether a statement costs less than parsing a new one: then many rows go as the
     /// same prepared one-row statement, run once per row, rather than as one
     /// statement whose text changes with the number of rows. True of the SQLite
     /// writer's own connection; elsewhere a statement is a round trip.
     fn statements_are_cheap(&self) -> bool {
         false
+    }
+}
+
+/// The rows of a deferred statement ([`Tx::defer_fetch`]), once the connection has
+/// executed it.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred(Arc<Mutex<Option<Vec<Row>>>>);
+
+impl Deferred {
+    /// Rows already read.
+    pub fn ready(rows: Vec<Row>) -> Self {
+        Self(Arc::new(Mutex::new(Some(rows))))
+    }
+
+    /// Stores the rows when the statement has run.
+    pub fn set(&self, rows: Vec<Row>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(rows);
+    }
+
+    /// Takes the rows; an error if the statement has not run yet (read before the
+    /// connection synced, a bug) or they were taken already.
+    pub fn rows(&self) -> sqlx::Result<Vec<Row>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                sqlx::Error::Protocol("deferred rows read before the statement ran".into())
+            })
+    }
+}
+
+/// The result of deferred statements: their rows, and what to make of them, once the
+/// connection has run them ([`Tx::sync`], or any awaited statement, or the commit).
+pub struct Later<T> {
+    rows: Vec<Deferred>,
+    make: Box<dyn FnOnce(Vec<Row>) -> sqlx::Result<T> + Send>,
+}
+
+impl<T> std::fmt::Debug for Later<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Later")
+            .field("statements", &self.rows.len())
+            .finish()
+    }
+}
+
+impl<T: 'static> Later<T> {
+    /// What `rows` will yield, made by `make`.
+    pub fn new(
+        rows: Vec<Deferred>,
+        make: impl FnOnce(Vec<Row>) -> sqlx::Result<T> + Send + 'static,
+    ) -> Self {
+        Self {
+            rows,
+            make: Box::new(make),
+        }
+    }
+
+    /// The result (an error if the statements have not run).
+    pub fn resolve(self) -> sqlx::Result<T> {
+        let mut all = Vec::new();
+        for rows in self.rows {
+            all.extend(rows.rows()?);
+        }
+        (self.make)(all)
+    }
+}
+
+/// An error of the batch writer's own connections, as sqlx would report it (so that
+/// `db::is_unique_violation` recognizes a unique-constraint violation).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DbError {
+    message: String,
+    unique: bool,
+}
+
+impl DbError {
+    /// An error saying `message`; `unique` for a unique-constraint violation.
+    pub fn new(message: String, unique: bool) -> Self {
+        Self { message, unique }
+    }
+}
+
+impl sqlx::error::DatabaseError for DbError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        if self.unique {
+            sqlx::error::ErrorKind::UniqueViolation
+        } else {
+            sqlx::error::ErrorKind::Other
+        }
     }
 }
 
@@ -217,6 +354,49 @@ impl dyn Tx + '_ {
         shape: Shape,
         rows: Vec<Arg>,
     ) -> sqlx::Result<Vec<Row>> {
+        let mut out = Vec::new();
+        for (sql, args) in self.statements_for(template, fixed, shape, rows) {
+            out.extend(self.fetch_all(&sql, args).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`expand`](Self::expand) for a statement whose result nobody needs ([`Tx::defer`]).
+    pub async fn expand_deferred(
+        &mut self,
+        template: &str,
+        fixed: Vec<Arg>,
+        shape: Shape,
+        rows: Vec<Arg>,
+    ) -> sqlx::Result<()> {
+        for (sql, args) in self.statements_for(template, fixed, shape, rows) {
+            self.defer(&sql, args).await?;
+        }
+        Ok(())
+    }
+
+    /// [`expand`](Self::expand) sent along with later statements ([`Tx::defer_fetch`]).
+    pub async fn expand_deferred_fetch(
+        &mut self,
+        template: &str,
+        fixed: Vec<Arg>,
+        shape: Shape,
+        rows: Vec<Arg>,
+    ) -> sqlx::Result<Vec<Deferred>> {
+        let mut out = Vec::new();
+        for (sql, args) in self.statements_for(template, fixed, shape, rows) {
+            out.push(self.defer_fetch(&sql, args).await?);
+        }
+        Ok(out)
+    }
+
+    fn statements_for(
+        &self,
+        template: &str,
+        fixed: Vec<Arg>,
+        shape: Shape,
+        rows: Vec<Arg>,
+    ) -> Vec<(String, Vec<Arg>)> {
         let width = match shape {
             Shape::Rows(columns) => columns,
             Shape::List => 1,
@@ -233,17 +413,17 @@ impl dyn Tx + '_ {
         };
         let mut out = Vec::new();
         let mut rows = rows.into_iter().peekable();
-        let mut sql_for = (0, String::new());
+        let mut sql = (0, String::new());
         while rows.peek().is_some() {
             let mut args = fixed.clone();
             args.extend(rows.by_ref().take(per_statement * width));
             let n = (args.len() - fixed.len()) / width;
-            if sql_for.0 != n {
-                sql_for = (n, template.replacen("{}", &placeholders(n), 1));
+            if sql.0 != n {
+                sql = (n, template.replacen("{}", &placeholders(n), 1));
             }
-            out.extend(self.fetch_all(&sql_for.1, args).await?);
+            out.push((sql.1.clone(), args));
         }
-        Ok(out)
+        out
     }
 }
 

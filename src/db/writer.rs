@@ -24,22 +24,31 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::tx::Tx;
 
+/// What a batch of jobs of kind `K` produced: one result per job, and what the batch
+/// still owes once committed.
+pub type BatchOutput<K> = (Vec<<K as BatchKind>::Done>, <K as BatchKind>::Pending);
+
 /// A kind of job the writer runs in batches.
 pub trait BatchKind: Send + Sync + 'static {
     /// One job.
     type Job: Send + 'static;
     /// Its result, handed back after the commit.
     type Done: Send + 'static;
+    /// What the jobs' statements still owe when `run` returns (rows of deferred
+    /// statements, `Tx::defer_fetch`), to be read once the batch is committed.
+    type Pending: Send + 'static;
 
-    /// Runs `jobs` in the open transaction; returns one result per job, in order.
+    /// Runs `jobs` in the open transaction; returns one result per job, in order, and
+    /// what is pending. It must await nothing but `tx`: on SQLite it runs on the
+    /// writer thread, outside any runtime.
     fn run<'a>(
         &'a self,
         tx: &'a mut dyn Tx,
         jobs: &'a [Self::Job],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<Self::Done>>>;
+    ) -> BoxFuture<'a, sqlx::Result<BatchOutput<Self>>>;
 
-    /// Called for each result once the batch is committed, before it is handed back.
-    fn committed(&self, _done: &mut Self::Done) {}
+    /// Called once the batch is committed, before the results are handed back.
+    fn committed(&self, pending: Self::Pending, done: &mut [Self::Done]);
 }
 
 /// Why a job was not committed.
@@ -104,7 +113,7 @@ struct Taken<K: BatchKind> {
     kind: Arc<K>,
     jobs: Vec<K::Job>,
     replies: Vec<oneshot::Sender<Result<K::Done, WriteError>>>,
-    done: Option<Vec<K::Done>>,
+    done: Option<(Vec<K::Done>, K::Pending)>,
 }
 
 impl<K: BatchKind> LaneQueue for Queue<K> {
@@ -127,7 +136,7 @@ impl<K: BatchKind> LaneQueue for Queue<K> {
 impl<K: BatchKind> Group for Taken<K> {
     fn run<'a>(&'a mut self, tx: &'a mut dyn Tx) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
-            let done = self.kind.run(tx, &self.jobs).await?;
+            let (done, pending) = self.kind.run(tx, &self.jobs).await?;
             if done.len() != self.jobs.len() {
                 return Err(sqlx::Error::Protocol(format!(
                     "a batch of {} jobs gave {} results",
@@ -135,15 +144,17 @@ impl<K: BatchKind> Group for Taken<K> {
                     done.len()
                 )));
             }
-            self.done = Some(done);
+            self.done = Some((done, pending));
             Ok(())
         })
     }
 
     fn committed(self: Box<Self>) {
-        let done = self.done.unwrap_or_default();
-        for (mut done, reply) in done.into_iter().zip(self.replies) {
-            self.kind.committed(&mut done);
+        let Some((mut done, pending)) = self.done else {
+            return;
+        };
+        self.kind.committed(pending, &mut done);
+        for (done, reply) in done.into_iter().zip(self.replies) {
             let _ = reply.send(Ok(done));
         }
     }
@@ -257,6 +268,28 @@ impl Tx for Counting<'_> {
         self.inner.fetch_all(sql, args)
     }
 
+    fn defer<'a>(
+        &'a mut self,
+        sql: &'a str,
+        args: Vec<super::tx::Arg>,
+    ) -> BoxFuture<'a, sqlx::Result<()>> {
+        self.statements += 1;
+        self.inner.defer(sql, args)
+    }
+
+    fn defer_fetch<'a>(
+        &'a mut self,
+        sql: &'a str,
+        args: Vec<super::tx::Arg>,
+    ) -> BoxFuture<'a, sqlx::Result<super::tx::Deferred>> {
+        self.statements += 1;
+        self.inner.defer_fetch(sql, args)
+    }
+
+    fn sync(&mut self) -> BoxFuture<'_, sqlx::Result<()>> {
+        self.inner.sync()
+    }
+
     fn statements_are_cheap(&self) -> bool {
         self.inner.statements_are_cheap()
     }
@@ -337,7 +370,6 @@ pub struct Writer {
 
 enum Done {
     Thread(std::thread::JoinHandle<()>),
-    Tasks(Vec<tokio::task::JoinHandle<()>>),
 }
 
 impl std::fmt::Debug for Writer {
@@ -360,8 +392,8 @@ pub enum Connector {
     /// batches as they come: PostgreSQL commits them side by side, so the writer is not
     /// limited to one batch per round-trip chain.
     Postgres {
-        /// How to connect.
-        options: sqlx::any::AnyConnectOptions,
+        /// `DATABASE_URL`.
+        url: String,
         /// How many connections.
         connections: usize,
     },
@@ -381,14 +413,30 @@ impl Writer {
                 let _ = shared.thread.set(handle.thread().clone());
                 Done::Thread(handle)
             }
-            Connector::Postgres {
-                options,
-                connections,
-            } => Done::Tasks(
-                (0..connections.max(1))
-                    .map(|_| tokio::spawn(serve_postgres(shared.clone(), options.clone())))
-                    .collect(),
-            ),
+            Connector::Postgres { url, connections } => {
+                // A thread and runtime of their own: a writer waiting for PostgreSQL's
+                // answer is woken at once, not after the request handlers queued on the
+                // server's runtime.
+                let worker = shared.clone();
+                let handle = std::thread::Builder::new()
+                    .name("postgres-writer".into())
+                    .spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("the writer's runtime starts");
+                        runtime.block_on(async move {
+                            let tasks: Vec<_> = (0..connections.max(1))
+                                .map(|_| tokio::spawn(serve_postgres(worker.clone(), url.clone())))
+                                .collect();
+                            for t in tasks {
+                                let _ = t.await;
+                            }
+                        });
+                    })
+                    .expect("the writer thread starts");
+                Done::Thread(handle)
+            }
         };
         Self {
             shared,
@@ -425,11 +473,6 @@ impl Writer {
             Some(Done::Thread(handle)) => {
                 let _ = tokio::task::spawn_blocking(move || handle.join()).await;
             }
-            Some(Done::Tasks(handles)) => {
-                for handle in handles {
-                    let _ = handle.await;
-                }
-            }
             None => {}
         }
     }
@@ -455,9 +498,8 @@ fn serve_sqlite(
     }
 }
 
-async fn serve_postgres(shared: Arc<Shared>, options: sqlx::any::AnyConnectOptions) {
-    use sqlx::ConnectOptions as _;
-    let mut conn: Option<sqlx::AnyConnection> = None;
+async fn serve_postgres(shared: Arc<Shared>, url: String) {
+    let mut conn: Option<super::postgres::PgConn> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
         let notified = shared.notify.notified();
@@ -473,8 +515,11 @@ async fn serve_postgres(shared: Arc<Shared>, options: sqlx::any::AnyConnectOptio
         }
         // More may be waiting than this batch took: let another connection take them.
         shared.notify.notify_one();
+        if conn.as_ref().is_some_and(|c| c.is_closed()) {
+            conn = None;
+        }
         if conn.is_none() {
-            match options.connect().await {
+            match super::postgres::PgConn::connect(&url).await {
                 Ok(c) => {
                     conn = Some(c);
                     backoff = Duration::from_millis(100);
@@ -569,7 +614,8 @@ async fn attempt(
     begin: &str,
     groups: &mut [Box<dyn Group>],
 ) -> sqlx::Result<()> {
-    conn.execute(begin, vec![]).await?;
+    // Sent along with the first statement on a pipelining connection.
+    conn.defer(begin, vec![]).await?;
     for group in groups.iter_mut() {
         group.run(conn).await?;
     }

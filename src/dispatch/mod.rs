@@ -10,10 +10,13 @@ pub mod slots;
 
 pub use slots::{Handoff, Inboxes, Slots};
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::automations::VersionedAutomation;
 use crate::conversations::Conversation;
+use crate::db;
 use crate::db::runs::{ClaimedRun, NewRun};
-use crate::db::{self, tx::Tx};
+use crate::db::tx::{Later, Tx};
 use crate::rules;
 use crate::trigger::Trigger;
 
@@ -42,6 +45,57 @@ pub struct ToQueue<'a> {
     pub conversation: Option<&'a Conversation>,
 }
 
+/// A run planned for a trigger, waiting for its row's id.
+#[derive(Debug)]
+struct Planned {
+    of: usize,
+    automation_id: String,
+    version: i64,
+    lane: &'static str,
+    /// The worker that takes it, with the trigger and conversation to hand over.
+    taken: Option<(OwnedSemaphorePermit, Trigger, Option<Conversation>)>,
+}
+
+/// The runs of [`queue_many`], once their insert has run (after the connection's next
+/// sync, or the commit).
+#[derive(Debug)]
+pub struct QueuedLater {
+    triggers: usize,
+    planned: Vec<Planned>,
+    ids: Option<Later<Vec<Option<i64>>>>,
+}
+
+impl QueuedLater {
+    /// What each trigger queued.
+    pub fn resolve(self) -> sqlx::Result<Vec<Queued>> {
+        let mut queued: Vec<Queued> = (0..self.triggers).map(|_| Queued::default()).collect();
+        let ids = match self.ids {
+            Some(ids) => ids.resolve()?,
+            None => return Ok(queued),
+        };
+        for (p, id) in self.planned.into_iter().zip(ids) {
+            let Some(id) = id else { continue };
+            let q = &mut queued[p.of];
+            q.ids.push(id);
+            if let Some((permit, trigger, conversation)) = p.taken {
+                q.handoffs.push(Handoff {
+                    run: ClaimedRun {
+                        id,
+                        automation_id: p.automation_id,
+                        automation_version: p.version,
+                        trigger,
+                        attempt: 1,
+                    },
+                    conversation,
+                    lane: p.lane,
+                    permit,
+                });
+            }
+        }
+        Ok(queued)
+    }
+}
+
 /// Inserts one run per matching automation of each trigger; a trigger deeper than
 /// `max_depth` (automations triggering each other) queues nothing and says so. With
 /// `slots`, runs are taken by this process's free workers where there are some.
@@ -52,12 +106,7 @@ pub async fn queue_many(
     max_depth: u32,
     now_ms: i64,
     slots: Option<&Slots>,
-) -> sqlx::Result<Vec<Queued>> {
-    struct Planned<'a> {
-        of: usize,
-        automation: &'a VersionedAutomation,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    }
+) -> sqlx::Result<QueuedLater> {
     let mut planned = Vec::new();
     for (of, t) in triggers.iter().enumerate() {
         let matching: Vec<&VersionedAutomation> = automations
@@ -71,52 +120,44 @@ pub async fn queue_many(
             loop_stopped(t.trigger, &matching, max_depth);
             continue;
         }
-        for automation in matching {
-            let permit = slots.and_then(|s| s.try_reserve(automation.automation.lane()));
+        for a in matching {
+            let lane = a.automation.lane();
+            let taken = slots
+                .and_then(|s| s.try_reserve(lane))
+                .map(|permit| (permit, t.trigger.clone(), t.conversation.cloned()));
             planned.push(Planned {
                 of,
-                automation,
-                permit,
+                automation_id: a.automation.id.clone(),
+                version: a.version,
+                lane,
+                taken,
             });
         }
     }
-    let mut queued: Vec<Queued> = triggers.iter().map(|_| Queued::default()).collect();
     if planned.is_empty() {
-        return Ok(queued);
+        return Ok(QueuedLater {
+            triggers: triggers.len(),
+            planned,
+            ids: None,
+        });
     }
     let lease = slots.map(|s| (s.owner(), s.lease_until(now_ms)));
     let rows: Vec<NewRun<'_>> = planned
         .iter()
         .map(|p| NewRun {
-            automation_id: &p.automation.automation.id,
-            automation_version: p.automation.version,
-            lane: p.automation.automation.lane(),
+            automation_id: &p.automation_id,
+            automation_version: p.version,
+            lane: p.lane,
             trigger: triggers[p.of].trigger,
-            leased: p.permit.as_ref().and(lease),
+            leased: p.taken.as_ref().and(lease),
         })
         .collect();
     let ids = db::runs::insert_many(tx, &rows, now_ms).await?;
-    for (p, id) in planned.into_iter().zip(ids) {
-        let Some(id) = id else { continue };
-        let q = &mut queued[p.of];
-        q.ids.push(id);
-        if let Some(permit) = p.permit {
-            let t = triggers[p.of];
-            q.handoffs.push(Handoff {
-                run: ClaimedRun {
-                    id,
-                    automation_id: p.automation.automation.id.clone(),
-                    automation_version: p.automation.version,
-                    trigger: t.trigger.clone(),
-                    attempt: 1,
-                },
-                conversation: t.conversation.cloned(),
-                lane: p.automation.automation.lane(),
-                permit,
-            });
-        }
-    }
-    Ok(queued)
+    Ok(QueuedLater {
+        triggers: triggers.len(),
+        planned,
+        ids: Some(ids),
+    })
 }
 
 /// Queues the runs of one trigger in the database (no hand-off); returns their ids.
@@ -132,8 +173,9 @@ pub async fn queue_runs(
         trigger,
         conversation,
     };
-    let mut queued = queue_many(tx, automations, &[one], max_depth, now_ms, None).await?;
-    Ok(queued.pop().map(|q| q.ids).unwrap_or_default())
+    let queued = queue_many(tx, automations, &[one], max_depth, now_ms, None).await?;
+    tx.sync().await?;
+    Ok(queued.resolve()?.pop().map(|q| q.ids).unwrap_or_default())
 }
 
 fn loop_stopped(trigger: &Trigger, matching: &[&VersionedAutomation], max_depth: u32) {

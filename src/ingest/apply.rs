@@ -14,18 +14,17 @@ use super::{IngestContext, IngestOutcome};
 use crate::conversations::{Conversation, NewConversation};
 use crate::db::events::NewEvent;
 use crate::db::{self, tx::Tx};
-use crate::dispatch::{self, Handoff, Slots, ToQueue};
+use crate::dispatch::{self, QueuedLater, Slots, ToQueue};
 use crate::trigger::{Activity, InboundEvent, Message, Trigger, TriggerEvent};
 
-/// What became of one event, and the runs to hand over once it is committed.
+/// What became of one event; a recorded one learns its runs once the batch is
+/// committed (`queued`, at `trigger`).
 #[derive(Debug)]
 pub struct Applied {
-    /// The outcome.
+    /// The outcome (a recorded event's runs still empty).
     pub outcome: IngestOutcome,
-    /// Runs taken by this process's workers.
-    pub handoffs: Vec<Handoff>,
-    /// Whether a run waits in the database for a claimer.
-    pub queued_for_claimer: bool,
+    /// Its place among the batch's triggers.
+    pub trigger: Option<usize>,
 }
 
 /// Where an event stands while its batch is applied.
@@ -43,14 +42,21 @@ enum Step<'a> {
     Triggers(Trigger, Option<Conversation>),
 }
 
-/// Applies `events` in order; one result per event.
+/// Applies `events` in order; one result per event, and the runs they queue (known
+/// once the batch is committed).
 pub async fn apply_batch(
     tx: &mut dyn Tx,
     ctx: &IngestContext,
     events: &[InboundEvent],
     now_ms: i64,
     slots: Option<&Slots>,
-) -> sqlx::Result<Vec<Applied>> {
+) -> sqlx::Result<(Vec<Applied>, QueuedLater)> {
+    let mut steps: Vec<Step<'_>> = events.iter().map(|e| classify(ctx, e)).collect();
+
+    // Sent together: event ids, new conversations with their first messages, and the
+    // lookups of the threads and messages that replies and reactions name (which see
+    // the conversations opened just before). A redelivered event changes nothing
+    // there: its conversation exists, and its reply or reaction is only looked up.
     let ids: Vec<NewEvent<'_>> = events
         .iter()
         .map(|e| NewEvent {
@@ -60,20 +66,65 @@ pub async fn apply_batch(
         })
         .collect();
     let new = db::events::record_many(tx, &ids, now_ms).await?;
-    let mut steps: Vec<Step<'_>> = events
+    let opening: Vec<usize> = (0..steps.len())
+        .filter(|&i| matches!(steps[i], Step::Opens(..)))
+        .collect();
+    let created = if opening.is_empty() {
+        None
+    } else {
+        let rows: Vec<(&NewConversation, &Message)> = opening
+            .iter()
+            .map(|&i| match &steps[i] {
+                Step::Opens(message, new) => (new, *message),
+                _ => unreachable!("opening steps open"),
+            })
+            .collect();
+        Some(db::conversations::create_many(tx, &rows, now_ms).await?)
+    };
+    let wanted: Vec<(&str, &str)> = steps
         .iter()
-        .zip(new)
-        .map(|(event, new)| {
-            if new {
-                classify(ctx, event)
-            } else {
-                Step::Done(IngestOutcome::Duplicate)
-            }
+        .filter_map(|s| match s {
+            Step::Replies(m, thread_ts) => Some((m.channel.as_str(), *thread_ts)),
+            Step::Reacts(channel, ts) => Some((*channel, *ts)),
+            _ => None,
         })
         .collect();
+    let found = if wanted.is_empty() {
+        None
+    } else {
+        Some(db::conversations::find_by_messages(tx, &wanted).await?)
+    };
+    tx.sync().await?;
 
-    open_conversations(tx, &mut steps, events, now_ms).await?;
-    resolve_replies_and_reactions(tx, &mut steps, events, now_ms).await?;
+    for (step, new) in steps.iter_mut().zip(new.resolve()?) {
+        if !new {
+            *step = Step::Done(IngestOutcome::Duplicate);
+        }
+    }
+    if let Some(created) = created {
+        for (i, conversation) in opening.into_iter().zip(created.resolve()?) {
+            let Step::Opens(message, _) = steps[i] else {
+                continue; // a redelivery
+            };
+            steps[i] = match conversation {
+                None => Step::Done(IngestOutcome::Ignored("thread already tracked")),
+                Some(c) => Step::Triggers(
+                    trigger_for(
+                        &events[i],
+                        Some(&message.user),
+                        Some(&c),
+                        TriggerEvent::ConversationCreated {
+                            message: message.clone(),
+                        },
+                    ),
+                    Some(c),
+                ),
+            };
+        }
+    }
+    if let Some(found) = found {
+        resolve_replies_and_reactions(tx, &mut steps, events, found.resolve()?, now_ms).await?;
+    }
 
     let triggers: Vec<ToQueue<'_>> = steps
         .iter()
@@ -86,33 +137,31 @@ pub async fn apply_batch(
         })
         .collect();
     let automations = ctx.registry.current();
-    let mut queued =
-        dispatch::queue_many(tx, &automations, &triggers, ctx.max_depth, now_ms, slots)
-            .await?
-            .into_iter();
-    Ok(steps
+    let queued =
+        dispatch::queue_many(tx, &automations, &triggers, ctx.max_depth, now_ms, slots).await?;
+    let mut next = 0;
+    let applied = steps
         .into_iter()
         .map(|step| match step {
             Step::Triggers(trigger, conversation) => {
-                let q = queued.next().unwrap_or_default();
+                next += 1;
                 Applied {
-                    queued_for_claimer: q.waits_for_claimer(),
                     outcome: IngestOutcome::Recorded {
                         trigger: trigger.kind(),
                         conversation_id: conversation.map(|c| c.id),
-                        runs: q.ids,
+                        runs: Vec::new(),
                     },
-                    handoffs: q.handoffs,
+                    trigger: Some(next - 1),
                 }
             }
             Step::Done(outcome) => Applied {
                 outcome,
-                handoffs: Vec::new(),
-                queued_for_claimer: false,
+                trigger: None,
             },
             _ => unreachable!("every event is resolved before its runs are queued"),
         })
-        .collect())
+        .collect();
+    Ok((applied, queued))
 }
 
 fn trigger_for(
@@ -175,68 +224,13 @@ fn classify<'a>(ctx: &IngestContext, event: &'a InboundEvent) -> Step<'a> {
     }
 }
 
-async fn open_conversations(
-    tx: &mut dyn Tx,
-    steps: &mut [Step<'_>],
-    events: &[InboundEvent],
-    now_ms: i64,
-) -> sqlx::Result<()> {
-    let opening: Vec<(usize, &NewConversation, &Message)> = steps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match s {
-            Step::Opens(message, new) => Some((i, new, *message)),
-            _ => None,
-        })
-        .collect();
-    if opening.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(&NewConversation, &Message)> =
-        opening.iter().map(|(_, n, m)| (*n, *m)).collect();
-    let created = db::conversations::create_many(tx, &rows, now_ms).await?;
-    let indexes: Vec<usize> = opening.iter().map(|(i, _, _)| *i).collect();
-    for (i, conversation) in indexes.into_iter().zip(created) {
-        let Step::Opens(message, _) = steps[i] else {
-            unreachable!()
-        };
-        steps[i] = match conversation {
-            None => Step::Done(IngestOutcome::Ignored("thread already tracked")),
-            Some(c) => Step::Triggers(
-                trigger_for(
-                    &events[i],
-                    Some(&message.user),
-                    Some(&c),
-                    TriggerEvent::ConversationCreated {
-                        message: message.clone(),
-                    },
-                ),
-                Some(c),
-            ),
-        };
-    }
-    Ok(())
-}
-
 async fn resolve_replies_and_reactions(
     tx: &mut dyn Tx,
     steps: &mut [Step<'_>],
     events: &[InboundEvent],
+    mut known: HashMap<(String, String), Conversation>,
     now_ms: i64,
 ) -> sqlx::Result<()> {
-    let wanted: Vec<(&str, &str)> = steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Replies(m, thread_ts) => Some((m.channel.as_str(), *thread_ts)),
-            Step::Reacts(channel, ts) => Some((*channel, *ts)),
-            _ => None,
-        })
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let mut known: HashMap<(String, String), Conversation> =
-        db::conversations::find_by_messages(tx, &wanted).await?;
     let find = |known: &HashMap<(String, String), Conversation>, channel: &str, ts: &str| {
         known.get(&(channel.to_owned(), ts.to_owned())).cloned()
     };
@@ -253,7 +247,11 @@ async fn resolve_replies_and_reactions(
         }
     }
     let rows: Vec<(i64, &Message)> = replies.iter().map(|(_, id, m)| (*id, *m)).collect();
-    let added = db::conversations::add_messages(tx, &rows, now_ms).await?;
+    let added = if rows.is_empty() {
+        Vec::new()
+    } else {
+        db::conversations::add_messages(tx, &rows, now_ms).await?
+    };
     for ((i, _, message), new) in replies.into_iter().zip(added) {
         let Step::Replies(_, thread_ts) = steps[i] else {
             unreachable!()

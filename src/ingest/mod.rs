@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::config::SupportConfig;
 use crate::db::writer::{BatchKind, Class, Lane, Share, WriteError};
 use crate::db::{Db, tx::Tx};
-use crate::dispatch::Slots;
+use crate::dispatch::{Queued, QueuedLater, Slots};
 use crate::trigger::{InboundEvent, TriggerKind};
 use crate::workspace::Workspaces;
 
@@ -96,7 +96,7 @@ impl Ingestor {
     /// Records `event` durably; returns once it is committed (or failed).
     pub async fn ingest(&self, event: InboundEvent) -> Result<IngestOutcome, IngestError> {
         match self.lane.submit(event).await {
-            Ok(done) => Ok(done.outcome),
+            Ok(recorded) => Ok(recorded.outcome),
             Err(WriteError::Database(e)) => Err(IngestError::Database(e)),
             Err(WriteError::Stopped) => Err(IngestError::Unavailable),
         }
@@ -113,42 +113,61 @@ struct Events {
 struct Recorded {
     event: (String, &'static str),
     outcome: IngestOutcome,
-    handoffs: Vec<crate::dispatch::Handoff>,
-    queued_for_claimer: bool,
+    trigger: Option<usize>,
 }
 
 impl BatchKind for Events {
     type Job = InboundEvent;
     type Done = Recorded;
+    type Pending = QueuedLater;
 
     fn run<'a>(
         &'a self,
         tx: &'a mut dyn Tx,
         jobs: &'a [InboundEvent],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<Recorded>>> {
+    ) -> BoxFuture<'a, sqlx::Result<(Vec<Recorded>, QueuedLater)>> {
         Box::pin(async move {
             let now_ms = self.ctx.clock.now_ms();
-            let applied =
+            let (applied, queued) =
                 apply::apply_batch(tx, &self.ctx, jobs, now_ms, Some(&self.slots)).await?;
-            Ok(jobs
+            let recorded = jobs
                 .iter()
                 .zip(applied)
                 .map(|(event, a)| Recorded {
                     event: (event.event_id.clone(), activity_name(&event.activity)),
                     outcome: a.outcome,
-                    handoffs: a.handoffs,
-                    queued_for_claimer: a.queued_for_claimer,
+                    trigger: a.trigger,
                 })
-                .collect())
+                .collect();
+            Ok((recorded, queued))
         })
     }
 
-    fn committed(&self, done: &mut Recorded) {
-        log_outcome(&done.event.0, done.event.1, &done.outcome);
-        for handoff in done.handoffs.drain(..) {
-            self.slots.hand_over(handoff);
+    fn committed(&self, queued: QueuedLater, done: &mut [Recorded]) {
+        let mut queued: Vec<Option<Queued>> = match queued.resolve() {
+            Ok(q) => q.into_iter().map(Some).collect(),
+            Err(e) => {
+                // Committed, so the runs are queued; only their ids are unknown here.
+                tracing::error!(error = %e, "runs were queued but their ids could not be read");
+                Vec::new()
+            }
+        };
+        let mut ring = false;
+        for d in done.iter_mut() {
+            let q = d
+                .trigger
+                .and_then(|i| queued.get_mut(i))
+                .and_then(Option::take);
+            if let (Some(q), IngestOutcome::Recorded { runs, .. }) = (q, &mut d.outcome) {
+                ring |= q.waits_for_claimer();
+                *runs = q.ids;
+                for handoff in q.handoffs {
+                    self.slots.hand_over(handoff);
+                }
+            }
+            log_outcome(&d.event.0, d.event.1, &d.outcome);
         }
-        if done.queued_for_claimer {
+        if ring {
             self.slots.ring();
         }
     }

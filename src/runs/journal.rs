@@ -9,7 +9,7 @@
 //! worker took over writes nothing and says so ([`Written::held`]). Writing an entry
 //! also extends the lease.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -17,10 +17,11 @@ use futures::future::BoxFuture;
 use crate::automations::Registry;
 use crate::clock::Clock;
 use crate::conversations::{Conversation, ConversationPatch};
+use crate::db;
 use crate::db::runs::{ClaimedRun, RunStatus, StepRecord};
+use crate::db::tx::{Later, Tx};
 use crate::db::writer::BatchKind;
-use crate::db::{self, tx::Tx};
-use crate::dispatch::{self, Handoff, Slots, ToQueue};
+use crate::dispatch::{self, QueuedLater, Slots, ToQueue};
 use crate::trigger::{Trigger, TriggerEvent};
 
 /// What a run writes at one point of its progress.
@@ -97,8 +98,7 @@ pub struct Written {
     pub conversation: Option<Conversation>,
     /// Runs the patch's `conversation_updated` queued.
     pub queued: Vec<i64>,
-    handoffs: Vec<Handoff>,
-    ring: bool,
+    run_id: i64,
 }
 
 /// Journal entries as the batch writer's jobs.
@@ -113,87 +113,131 @@ pub struct Journal {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Which runs' leases a batch found held, known now or once committed.
+enum Held {
+    Known(HashSet<i64>),
+    Later(Later<HashSet<i64>>),
+}
+
+/// What a batch of entries learns once it is committed.
+pub struct Owed {
+    held: Held,
+    /// The runs the patches' triggers queued, and the entry of each trigger.
+    queued: Option<(QueuedLater, Vec<usize>)>,
+}
+
 impl BatchKind for Journal {
     type Job = Entry;
     type Done = Written;
+    type Pending = Owed;
 
     fn run<'a>(
         &'a self,
         tx: &'a mut dyn Tx,
         entries: &'a [Entry],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<Written>>> {
+    ) -> BoxFuture<'a, sqlx::Result<(Vec<Written>, Owed)>> {
         Box::pin(self.write(tx, entries))
     }
 
-    fn committed(&self, done: &mut Written) {
-        for handoff in done.handoffs.drain(..) {
-            self.slots.hand_over(handoff);
+    fn committed(&self, owed: Owed, done: &mut [Written]) {
+        let held = match owed.held {
+            Held::Known(held) => held,
+            Held::Later(later) => later.resolve().unwrap_or_else(|e| {
+                // Committed, so what was held is written; the workers just cannot
+                // know it and stop, to be retried when their leases expire.
+                tracing::error!(error = %e, "the journal's leases could not be read back");
+                HashSet::new()
+            }),
+        };
+        let mut ring = false;
+        for w in done.iter_mut() {
+            w.held = held.contains(&w.run_id);
+            ring |= w.held && w.requeued_instead;
         }
-        if done.ring {
+        if let Some((queued, of)) = owed.queued {
+            match queued.resolve() {
+                Ok(queued) => {
+                    for (q, i) in queued.into_iter().zip(of) {
+                        ring |= q.waits_for_claimer();
+                        done[i].queued = q.ids;
+                        for handoff in q.handoffs {
+                            self.slots.hand_over(handoff);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "runs were queued but their ids could not be read");
+                    ring = true;
+                }
+            }
+        }
+        if ring {
             self.slots.ring();
         }
     }
 }
 
 impl Journal {
-    async fn write(&self, tx: &mut dyn Tx, entries: &[Entry]) -> sqlx::Result<Vec<Written>> {
+    /// The entries' statements. Most are sent without waiting for an answer (on
+    /// PostgreSQL they go out with the commit): each one checks the run's lease
+    /// itself, so a worker whose lease was taken over writes nothing.
+    async fn write(
+        &self,
+        tx: &mut dyn Tx,
+        entries: &[Entry],
+    ) -> sqlx::Result<(Vec<Written>, Owed)> {
         let now = self.clock.now_ms();
         let owner = self.slots.owner();
         let ids: Vec<i64> = entries.iter().map(|e| e.run_id).collect();
-        let held = db::runs::touch_leases(tx, &ids, owner, self.slots.lease_until(now)).await?;
+        let touched = db::runs::touch_leases(tx, &ids, owner, self.slots.lease_until(now)).await?;
         let mut written: Vec<Written> = entries
             .iter()
             .map(|e| Written {
-                held: held.contains(&e.run_id),
+                run_id: e.run_id,
                 ..Written::default()
             })
             .collect();
-
-        self.apply_patches(tx, entries, &mut written, now).await?;
+        let (held, queued) = if entries.iter().any(|e| e.patch.is_some()) {
+            // Changes need the conversations, and only the runs still held make them.
+            let conversations = self.conversations(tx, entries).await?;
+            let held = touched.resolve()?;
+            let queued = self
+                .apply_patches(tx, entries, &held, conversations, &mut written, now)
+                .await?;
+            (Held::Known(held), queued)
+        } else {
+            (Held::Later(touched), None)
+        };
 
         let steps: Vec<(i64, &StepRecord)> = entries
             .iter()
-            .zip(&written)
-            .filter(|(_, w)| w.held)
-            .filter_map(|(e, _)| e.step.as_ref().map(|s| (e.run_id, s)))
+            .filter_map(|e| e.step.as_ref().map(|s| (e.run_id, s)))
             .collect();
-        db::runs::record_steps(tx, &steps).await?;
+        db::runs::record_steps(tx, owner, &steps).await?;
         let lines: Vec<(i64, i64, &str, &str)> = entries
             .iter()
-            .zip(&written)
-            .filter(|(_, w)| w.held)
-            .flat_map(|(e, _)| {
+            .flat_map(|e| {
                 e.lines
                     .iter()
                     .map(|(at, level, message)| (e.run_id, *at, level.as_str(), message.as_str()))
             })
             .collect();
-        db::runs::log_many(tx, &lines).await?;
+        db::runs::log_many(tx, owner, &lines).await?;
 
-        let succeeded: Vec<i64> = entries
+        let succeeded = End::Finish {
+            status: RunStatus::Succeeded,
+            error: None,
+        };
+        let finished: Vec<i64> = entries
             .iter()
-            .zip(&written)
-            .filter(|(e, w)| {
-                w.held
-                    && e.end
-                        == End::Finish {
-                            status: RunStatus::Succeeded,
-                            error: None,
-                        }
-            })
-            .map(|(e, _)| e.run_id)
+            .filter(|e| e.end == succeeded)
+            .map(|e| e.run_id)
             .collect();
-        db::runs::finish_many(tx, &succeeded, owner, RunStatus::Succeeded, None, now).await?;
+        db::runs::finish_many(tx, &finished, owner, RunStatus::Succeeded, None, now).await?;
         for (e, w) in entries.iter().zip(&mut written) {
-            if !w.held {
-                continue;
-            }
             match &e.end {
                 End::Continue => {}
-                End::Finish {
-                    status: RunStatus::Succeeded,
-                    error: None,
-                } => {}
+                end if *end == succeeded => {}
                 End::Finish { status, error } => {
                     db::runs::finish_many(tx, &[e.run_id], owner, *status, error.as_deref(), now)
                         .await?;
@@ -217,40 +261,44 @@ impl Journal {
                     if decided {
                         db::runs::requeue(tx, e.run_id, owner, now, None).await?;
                         w.requeued_instead = true;
-                        w.ring = true;
                     } else {
                         db::runs::park(tx, e.run_id, owner, waiting_for, *deadline).await?;
                     }
                 }
             }
         }
-        Ok(written)
+        Ok((written, Owed { held, queued }))
     }
 
-    /// Applies the entries' patches in order, each to the conversation as the entries
-    /// before it left it, and queues the runs their `conversation_updated` triggers.
+    async fn conversations(
+        &self,
+        tx: &mut dyn Tx,
+        entries: &[Entry],
+    ) -> sqlx::Result<HashMap<i64, Conversation>> {
+        let ids: Vec<i64> = entries
+            .iter()
+            .filter_map(|e| e.patch.as_ref().map(|p| p.conversation_id))
+            .collect();
+        db::conversations::get_many(tx, &ids).await
+    }
+
+    /// Applies the held entries' patches in order, each to the conversation as the
+    /// entries before it left it, and queues the runs their `conversation_updated`
+    /// triggers.
     async fn apply_patches(
         &self,
         tx: &mut dyn Tx,
         entries: &[Entry],
+        held: &HashSet<i64>,
+        mut conversations: HashMap<i64, Conversation>,
         written: &mut [Written],
         now: i64,
-    ) -> sqlx::Result<()> {
-        let patched: Vec<usize> = (0..entries.len())
-            .filter(|&i| written[i].held && entries[i].patch.is_some())
-            .collect();
-        if patched.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<i64> = patched
-            .iter()
-            .filter_map(|&i| entries[i].patch.as_ref().map(|p| p.conversation_id))
-            .collect();
-        let mut conversations: HashMap<i64, Conversation> =
-            db::conversations::get_many(tx, &ids).await?;
+    ) -> sqlx::Result<Option<(QueuedLater, Vec<usize>)>> {
         let mut triggers: Vec<(usize, Trigger, Conversation)> = Vec::new();
-        for &i in &patched {
-            let p = entries[i].patch.as_ref().expect("patched");
+        for (i, e) in entries.iter().enumerate() {
+            let Some(p) = e.patch.as_ref().filter(|_| held.contains(&e.run_id)) else {
+                continue;
+            };
             let Some(current) = conversations.get_mut(&p.conversation_id) else {
                 continue;
             };
@@ -275,6 +323,9 @@ impl Journal {
             };
             triggers.push((i, trigger, current.clone()));
         }
+        if triggers.is_empty() {
+            return Ok(None);
+        }
         let to_queue: Vec<ToQueue<'_>> = triggers
             .iter()
             .map(|(_, trigger, conversation)| ToQueue {
@@ -292,13 +343,10 @@ impl Journal {
             Some(&self.slots),
         )
         .await?;
-        for ((i, _, _), q) in triggers.iter().zip(queued) {
-            let w = &mut written[*i];
-            w.ring |= q.waits_for_claimer();
-            w.queued = q.ids;
-            w.handoffs = q.handoffs;
-        }
-        Ok(())
+        Ok(Some((
+            queued,
+            triggers.iter().map(|(i, _, _)| *i).collect(),
+        )))
     }
 }
 
@@ -334,18 +382,19 @@ pub enum Leased {
     /// The runs now leased.
     Claimed(Vec<ClaimedRun>),
     /// The runs whose lease was still held.
-    Renewed(std::collections::HashSet<i64>),
+    Renewed(HashSet<i64>),
 }
 
 impl BatchKind for Leases {
     type Job = LeaseJob;
     type Done = Leased;
+    type Pending = ();
 
     fn run<'a>(
         &'a self,
         tx: &'a mut dyn Tx,
         jobs: &'a [LeaseJob],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<Leased>>> {
+    ) -> BoxFuture<'a, sqlx::Result<(Vec<Leased>, ())>> {
         Box::pin(async move {
             let now = self.clock.now_ms();
             let until = self.slots.lease_until(now);
@@ -357,13 +406,17 @@ impl BatchKind for Leases {
                         db::runs::claim_due(tx, c.lane, c.max, owner, now, until).await?,
                     ),
                     LeaseJob::Renew(ids) => {
-                        Leased::Renewed(db::runs::touch_leases(tx, ids, owner, until).await?)
+                        let touched = db::runs::touch_leases(tx, ids, owner, until).await?;
+                        tx.sync().await?;
+                        Leased::Renewed(touched.resolve()?)
                     }
                 });
             }
-            Ok(out)
+            Ok((out, ()))
         })
     }
+
+    fn committed(&self, (): (), _done: &mut [Leased]) {}
 }
 
 impl Patch {
