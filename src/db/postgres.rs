@@ -72,6 +72,15 @@ impl PgConn {
                 tracing::warn!(error = %e, "a database writer connection ended");
             }
         });
+        // Every statement the writer sends finds its rows by key. On a young database
+        // (tables not analyzed yet) the planner prefers sequential scans and hash joins
+        // for the multi-row lookups, and a prepared statement keeps that plan while the
+        // table grows: measured, 6.9 million rows read in 15 s of a fresh benchmark.
+        // Off, an index is used wherever one serves.
+        client
+            .batch_execute("SET enable_seqscan = off")
+            .await
+            .map_err(error)?;
         Ok(Self {
             client: Arc::new(client),
             statements: HashMap::new(),
