@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fake_slack::{Call, FakeSlack};
-use sqlx::Connection;
 use support::{Server, arg, conversation_event, message_ts, ms, percentile, post, reaction_event};
 use tokio::sync::oneshot;
 
@@ -395,28 +394,20 @@ async fn open_step(
 
 /// Runs queued and the age of the oldest one that is due, read from the database.
 async fn queue_depth(server: &Server) -> (i64, Duration) {
+    let db = switchboard::db::Db::connect(&switchboard::config::DatabaseConfig {
+        url: server.database_url.clone(),
+        sqlite_sync: switchboard::config::SqliteSync::Normal,
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    let sql =
-        "SELECT COUNT(*), MIN(run_after) FROM runs WHERE status = 'queued' AND run_after <= $1";
-    let row: (i64, Option<i64>) = if server.database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&server.database_url)
-            .await
-            .unwrap();
-        sqlx::query_as(sql)
-            .bind(now)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(&server.database_url)
-            .await
-            .unwrap();
-        sqlx::query_as(sql)
-            .bind(now)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
-    let age = row.1.map_or(0, |oldest| (now - oldest).max(0));
-    (row.0, Duration::from_millis(age as u64))
+    let backlog = switchboard::db::runs::backlog(db.reader(), now)
+        .await
+        .unwrap();
+    db.close().await;
+    let age = backlog
+        .oldest_due_at
+        .map_or(0, |oldest| (now - oldest).max(0));
+    (backlog.due, Duration::from_millis(age as u64))
 }

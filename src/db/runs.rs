@@ -649,3 +649,23 @@ pub async fn resume(conn: &mut AnyConnection, run_id: i64, now_ms: i64) -> sqlx:
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// How many runs are due and waiting for a worker, and since when the oldest has been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Queued runs that are due.
+    pub due: i64,
+    /// The `run_after` of the oldest of them.
+    pub oldest_due_at: Option<i64>,
+}
+
+/// The runs due and still queued at `now_ms`.
+pub async fn backlog(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Backlog> {
+    let (due, oldest_due_at): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(run_after) FROM runs WHERE status = 'queued' AND run_after <= $1",
+    )
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog { due, oldest_due_at })
+}

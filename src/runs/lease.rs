@@ -3,7 +3,7 @@
 //! run's lease too). A lease that is not renewed expires, and the reaper puts the run
 //! back in the queue for another worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
@@ -60,6 +60,10 @@ impl LeaseBook {
         self.lock().keys().copied().collect()
     }
 
+    fn holds(&self, run_id: i64) -> bool {
+        self.lock().contains_key(&run_id)
+    }
+
     fn lost(&self, run_id: i64) {
         if let Some(token) = self.lock().get(&run_id) {
             token.cancel();
@@ -68,8 +72,13 @@ impl LeaseBook {
 }
 
 /// Renews the leases of the runs held here, every third of the lease time.
+///
+/// A run missing from a renewal may only have finished while the renewal was on its
+/// way (its last entry committed on another connection): it counts as taken over when
+/// it is still held and missing from two renewals in a row.
 pub async fn keep_alive(env: Arc<RunEnv>, stop: CancellationToken) {
     let every = env.config.lease / 3;
+    let mut missing = HashSet::new();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -80,8 +89,10 @@ pub async fn keep_alive(env: Arc<RunEnv>, stop: CancellationToken) {
             continue;
         }
         match env.leasing.submit(LeaseJob::Renew(ids.clone())).await {
-            Ok(Leased::Renewed(held)) => {
-                for id in ids.into_iter().filter(|id| !held.contains(id)) {
+            Ok(Leased::Renewed(renewed)) => {
+                let lost;
+                (lost, missing) = taken_over(&ids, &renewed, &missing, |id| env.leases.holds(id));
+                for id in lost {
                     tracing::warn!(run.id = id, "another worker took this run's lease over");
                     env.leases.lost(id);
                 }
@@ -91,6 +102,24 @@ pub async fn keep_alive(env: Arc<RunEnv>, stop: CancellationToken) {
             Err(e) => tracing::warn!(error = %e, "could not renew the leases of runs in flight"),
         }
     }
+}
+
+/// Of the runs a renewal asked for (`asked`), those it did not renew and that are still
+/// held: the ones also `missing_before` are lost; all are missing now.
+fn taken_over(
+    asked: &[i64],
+    renewed: &HashSet<i64>,
+    missing_before: &HashSet<i64>,
+    still_held: impl Fn(i64) -> bool,
+) -> (Vec<i64>, HashSet<i64>) {
+    let missing: HashSet<i64> = asked
+        .iter()
+        .copied()
+        .filter(|id| !renewed.contains(id) && still_held(*id))
+        .collect();
+    let mut lost: Vec<i64> = missing.intersection(missing_before).copied().collect();
+    lost.sort_unstable();
+    (lost, missing)
 }
 
 /// Requeues runs with expired leases, and runs whose `wait` is over, periodically,
@@ -121,5 +150,26 @@ pub async fn reap_expired(env: Arc<RunEnv>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_lost_when_missing_from_two_renewals_while_still_held() {
+        let asked = [1, 2, 3];
+        let renewed = HashSet::from([1]);
+        // 2 finished while the renewal was on its way (no longer held); 3 is still held.
+        let (lost, missing) = taken_over(&asked, &renewed, &HashSet::new(), |id| id == 3);
+        assert!(lost.is_empty(), "one miss is not enough");
+        assert_eq!(missing, HashSet::from([3]));
+        let (lost, missing) = taken_over(&[1, 3], &renewed, &missing, |id| id == 3);
+        assert_eq!(lost, vec![3]);
+        assert_eq!(missing, HashSet::from([3]));
+        // Renewed again in between: the count starts over.
+        let (lost, _) = taken_over(&[1, 3], &HashSet::from([1, 3]), &missing, |_| true);
+        assert!(lost.is_empty());
     }
 }
