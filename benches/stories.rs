@@ -394,13 +394,7 @@ async fn open_step(
 
 /// Runs queued and the age of the oldest one that is due, read from the database.
 async fn queue_depth(server: &Server) -> (i64, Duration) {
-    let db = switchboard::db::Db::connect(&switchboard::config::DatabaseConfig {
-        url: server.database_url.clone(),
-        sqlite_sync: switchboard::config::SqliteSync::Normal,
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = support::open_db(server).await;
     let now = chrono::Utc::now().timestamp_millis();
     let backlog = switchboard::db::runs::backlog(db.reader(), now)
         .await

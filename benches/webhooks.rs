@@ -66,13 +66,7 @@ async fn bench_backend(backend: &str, rate: u64, seconds: u64) {
         &env,
     )
     .await;
-    let db = switchboard::db::Db::connect(&switchboard::config::DatabaseConfig {
-        url: server.database_url.clone(),
-        sqlite_sync: switchboard::config::SqliteSync::Normal,
-        max_connections: 2,
-    })
-    .await
-    .unwrap();
+    let db = support::open_db(&server).await;
     let secrets = switchboard::secrets::SecretStore::new(
         db.clone(),
         switchboard::secrets::open_provider(&server.secrets)

@@ -329,3 +329,14 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
+
+/// A connection to the server's database, for what a bench reads or prepares there.
+pub async fn open_db(server: &Server) -> switchboard::db::Db {
+    switchboard::db::Db::connect(&switchboard::config::DatabaseConfig {
+        url: server.database_url.clone(),
+        sqlite_sync: switchboard::config::SqliteSync::Normal,
+        max_connections: 2,
+    })
+    .await
+    .unwrap()
+}

@@ -122,6 +122,13 @@ on_both_backends! {
         let runs = app.runs().await;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].status, "queued");
+        // The backlog the log reports when workers fall behind: one due run, and its age.
+        let later = chrono::Utc::now().timestamp_millis() + 60_000;
+        let backlog = db::runs::backlog(app.db.reader(), later).await.unwrap();
+        assert_eq!(backlog.due, 1);
+        assert!(backlog.oldest_due_at.is_some_and(|at| at < later), "{backlog:?}");
+        let earlier = db::runs::backlog(app.db.reader(), 0).await.unwrap();
+        assert_eq!(earlier.due, 0, "a run is not due before its time");
 
         app.kill_and_restart_with(&[("SWITCHBOARD_WORKERS", "4")]).await;
 
