@@ -14,6 +14,9 @@
 #[path = "../tests/api/helpers/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;
+#[path = "../tests/api/helpers/fake_socket.rs"]
+#[allow(dead_code)]
+mod fake_socket;
 #[path = "../tests/api/helpers/interactions.rs"]
 #[allow(dead_code)]
 mod interactions;

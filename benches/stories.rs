@@ -23,6 +23,9 @@
 #[path = "../tests/api/helpers/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;
+#[path = "../tests/api/helpers/fake_socket.rs"]
+#[allow(dead_code)]
+mod fake_socket;
 mod support;
 
 use std::collections::HashMap;

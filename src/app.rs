@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::dispatch::Slots;
 use crate::http::{self, AppState};
+use crate::inbox::SlackInbox;
 use crate::ingest::{IngestContext, Ingestor};
 use crate::integrations::Integrations;
 use crate::kv::KvStore;
@@ -30,6 +31,7 @@ use crate::script::fetch::Fetcher;
 use crate::script::pool::SandboxPool;
 use crate::secrets::{self, SecretStore};
 use crate::slack::{SlackClient, SlackError};
+use crate::socket::SocketMode;
 use crate::webhooks::WebhookDoor;
 use crate::workspace::Workspaces;
 
@@ -54,7 +56,8 @@ impl App {
 
     /// Builds and starts everything with `clock`.
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let signing_secret = config.require_signing_secret()?.clone();
+        let link_key = config.require_slack_secret()?.clone();
+        let signing_secret = config.slack.signing_secret.clone();
         let token = config.require_bot_token()?.clone();
 
         let db = Db::connect(&config.database).await?;
@@ -138,19 +141,31 @@ impl App {
             workspaces: workspaces.clone(),
             secrets: secrets.clone(),
             kv: kv.clone(),
-            links: RunLinks::new(config.public_url.clone(), &signing_secret),
+            links: RunLinks::new(config.public_url.clone(), &link_key),
             slots,
             journal,
             leasing,
             leases: LeaseBook::default(),
         });
 
+        let inbox = SlackInbox::new(
+            ingestor,
+            ApprovalDesk::new(env.clone()),
+            ManualDesk::new(env.clone(), config.manual.clone()),
+        );
+        if let Some(socket) = &config.slack.socket {
+            let door = SocketMode::check(&config.slack, socket.clone(), inbox.clone()).await?;
+            if signing_secret.is_none() {
+                tracing::info!(
+                    "SLACK_SIGNING_SECRET is not set: /slack/events, /slack/interactions and /slack/commands answer 404; Slack's deliveries come over Socket Mode"
+                );
+            }
+            tasks.spawn(door.run(stop.clone()));
+        }
         let router = http::router(AppState {
             signing_secret,
-            ingestor,
-            approvals: ApprovalDesk::new(env.clone()),
+            inbox,
             webhooks: WebhookDoor::new(env.clone(), &config.webhooks),
-            manual: ManualDesk::new(env.clone(), config.manual.clone()),
             run_pages: RunPages::new(env.clone()),
             webhook_max_body: config.webhooks.max_body_bytes,
             db: db.clone(),

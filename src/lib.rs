@@ -1,6 +1,6 @@
 //! switchboard: a self-hosted automation engine for support teams that live in Slack.
 //!
-//! The path of one event: `http` verifies and hands over, `slack` decodes into domain
+//! The path of one event: `http` (or `socket`) receives and hands over to `inbox`, `slack` decodes into domain
 //! values, `ingest` records the event, applies conversation changes and queues runs in
 //! one transaction, `runs` executes them with leases and a step journal, and `actions`
 //! does the work through `slack`'s Web API client. See `ARCHITECTURE.md` for the map.
@@ -28,6 +28,8 @@ pub mod db;
 pub mod dispatch;
 /// Thin axum handlers: verify, decode, hand over, answer.
 pub mod http;
+/// Where Slack's deliveries go once a door (HTTP or Socket Mode) has vouched for them.
+pub mod inbox;
 /// The durable ingest: one transaction from event id to queued runs, before the ack.
 pub mod ingest;
 /// Clients for Jira, Okta and Google, used by scripts.
@@ -52,6 +54,8 @@ pub mod script;
 pub mod secrets;
 /// Slack: request signatures, payload decoding into triggers, the Web API client.
 pub mod slack;
+/// Socket Mode: Slack's deliveries over WebSockets switchboard opens (no public URL).
+pub mod socket;
 /// Logging setup shared by the binary and the tests.
 pub mod telemetry;
 /// Message templates: `{{title}}`, `{{permalink}}` and friends.

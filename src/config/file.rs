@@ -119,6 +119,9 @@ pub(super) struct FileGoogle {
 pub(super) struct FileSlack {
     pub(super) signing_secret: Option<SecretString>,
     pub(super) bot_token: Option<SecretString>,
+    pub(super) app_token: Option<SecretString>,
+    pub(super) socket_connections: Option<usize>,
+    pub(super) socket_ping_ms: Option<u64>,
     pub(super) api_url: Option<String>,
     pub(super) rate_limits: Option<bool>,
     pub(super) timeout_seconds: Option<u64>,

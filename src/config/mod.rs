@@ -87,6 +87,10 @@ pub struct SlackConfig {
     pub signing_secret: Option<SecretString>,
     /// Bot token, `xoxb-…` (`SLACK_BOT_TOKEN`).
     pub bot_token: Option<SecretString>,
+    /// Socket Mode: an app-level token, `xapp-…` (`SLACK_APP_TOKEN`). When set,
+    /// Slack's deliveries come over WebSockets switchboard opens, and no public URL
+    /// is needed.
+    pub socket: Option<SocketConfig>,
     /// Web API base URL, ending in `/` (`SLACK_API_URL`).
     pub api_url: Url,
     /// Whether outbound calls are paced by Slack's rate-limit tiers
@@ -94,6 +98,19 @@ pub struct SlackConfig {
     pub rate_limits: bool,
     /// Timeout of one Web API call.
     pub timeout: Duration,
+}
+
+/// Socket Mode settings.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    /// App-level token with `connections:write` (`SLACK_APP_TOKEN`).
+    pub app_token: SecretString,
+    /// WebSockets kept open at once (`SWITCHBOARD_SOCKET_CONNECTIONS`, 1 to 10,
+    /// default 2), so that one being replaced leaves no gap.
+    pub connections: usize,
+    /// How often switchboard pings Slack (`SWITCHBOARD_SOCKET_PING_MS`, default
+    /// 10 s); a connection that hears nothing for three of these is replaced.
+    pub ping_interval: Duration,
 }
 
 /// How SQLite writes reach the disk.
@@ -229,6 +246,7 @@ impl Config {
             .or(f.automations)
             .unwrap_or_else(|| PathBuf::from("./automations"));
 
+        let socket = socket_config(&f.slack, env)?;
         let api_url_raw = env
             .get("SLACK_API_URL")
             .or(f.slack.api_url)
@@ -245,6 +263,7 @@ impl Config {
                 .map(SecretString)
                 .or(f.slack.bot_token)
                 .filter(|s| !s.0.is_empty()),
+            socket,
             api_url,
             rate_limits: env
                 .parse::<bool>("SWITCHBOARD_SLACK_RATE_LIMITS", "slack.rate_limits")?
@@ -375,15 +394,18 @@ impl Config {
         })
     }
 
-    /// The signing secret, or an error telling the operator how to set it.
-    pub fn require_signing_secret(&self) -> Result<&SecretString, ConfigError> {
+    /// The secret that proves Slack's deliveries genuine: the signing secret, or over
+    /// Socket Mode the app token (it also keys run links). An error tells the operator
+    /// how to set one.
+    pub fn require_slack_secret(&self) -> Result<&SecretString, ConfigError> {
         self.slack
             .signing_secret
             .as_ref()
+            .or(self.slack.socket.as_ref().map(|s| &s.app_token))
             .ok_or(ConfigError::Missing {
                 env: "SLACK_SIGNING_SECRET",
                 key: "slack.signing_secret",
-                hint: "copy it from your Slack app's Basic Information page",
+                hint: "copy it from your Slack app's Basic Information page, or set SLACK_APP_TOKEN to receive Slack's deliveries over Socket Mode without a public URL",
             })
     }
 
@@ -395,6 +417,45 @@ impl Config {
             hint: "install the app to your workspace and copy the xoxb- token from OAuth & Permissions",
         })
     }
+}
+
+fn socket_config(f: &file::FileSlack, env: &Env<'_>) -> Result<Option<SocketConfig>, ConfigError> {
+    let Some(app_token) = env
+        .get("SLACK_APP_TOKEN")
+        .map(SecretString)
+        .or(f.app_token.clone())
+        .filter(|s| !s.0.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !app_token.0.starts_with("xapp-") {
+        return Err(invalid(
+            "SLACK_APP_TOKEN",
+            "slack.app_token",
+            "an app-level token starts with `xapp-`: generate one with the connections:write scope under Basic Information → App-Level Tokens".into(),
+        ));
+    }
+    let connections = env
+        .parse::<usize>("SWITCHBOARD_SOCKET_CONNECTIONS", "slack.socket_connections")?
+        .or(f.socket_connections)
+        .unwrap_or(2);
+    if !(1..=10).contains(&connections) {
+        return Err(invalid(
+            "SWITCHBOARD_SOCKET_CONNECTIONS",
+            "slack.socket_connections",
+            format!("{connections}: Slack allows 1 to 10 connections"),
+        ));
+    }
+    let ping_ms = env
+        .parse::<u64>("SWITCHBOARD_SOCKET_PING_MS", "slack.socket_ping_ms")?
+        .or(f.socket_ping_ms)
+        .unwrap_or(10_000)
+        .max(50);
+    Ok(Some(SocketConfig {
+        app_token,
+        connections,
+        ping_interval: Duration::from_millis(ping_ms),
+    }))
 }
 
 #[cfg(test)]
@@ -416,7 +477,7 @@ mod tests {
         assert_eq!(config.slack.api_url.as_str(), DEFAULT_SLACK_API_URL);
         assert_eq!(config.automations_dir, PathBuf::from("./automations"));
         assert!(config.support.channels.is_none());
-        assert!(config.require_signing_secret().is_err());
+        assert!(config.require_slack_secret().is_err());
         assert_eq!(config.public_url, None);
         let with = Config::load_from(
             None,
@@ -461,6 +522,36 @@ mod tests {
             err.contains("SLACK_BOT_TOKEN") && err.contains("OAuth"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_app_token_selects_socket_mode_without_a_signing_secret() {
+        let config =
+            Config::load_from(None, &env(&[("SLACK_APP_TOKEN", "xapp-1-A1-1-abc")])).unwrap();
+        let socket = config.slack.socket.as_ref().unwrap();
+        assert_eq!(
+            (socket.connections, socket.ping_interval.as_secs()),
+            (2, 10)
+        );
+        assert_eq!(
+            config.require_slack_secret().unwrap().expose(),
+            "xapp-1-A1-1-abc"
+        );
+        for (pairs, named) in [
+            (vec![("SLACK_APP_TOKEN", "xoxb-1")], "xapp-"),
+            (
+                vec![
+                    ("SLACK_APP_TOKEN", "xapp-1"),
+                    ("SWITCHBOARD_SOCKET_CONNECTIONS", "11"),
+                ],
+                "SWITCHBOARD_SOCKET_CONNECTIONS",
+            ),
+        ] {
+            let err = Config::load_from(None, &env(&pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,5 @@ pub async fn receive_command(
 ) -> Result<Response, ApiError> {
     let body = signed_body(&state, &headers, body)?;
     let command = commands::decode(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
-    tracing::info!(user = %command.user, text = %command.text, "slash command");
-    Ok(Json(state.manual.command(command).await).into_response())
+    Ok(Json(state.inbox.command(command).await).into_response())
 }

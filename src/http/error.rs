@@ -3,6 +3,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::inbox::NotRecorded;
 use crate::slack::signature::SignatureError;
 
 /// Why a request was refused. Each variant maps to one status code; internal details
@@ -21,6 +22,16 @@ pub enum ApiError {
     /// We could not record the request; the sender should retry (503).
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The endpoint is off in this configuration (404): Slack's endpoints when
+    /// switchboard receives Slack's deliveries over Socket Mode.
+    #[error("{0}")]
+    Off(&'static str),
+}
+
+impl From<NotRecorded> for ApiError {
+    fn from(e: NotRecorded) -> Self {
+        Self::Unavailable(e.0)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -39,6 +50,7 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily unavailable, retry later".to_owned(),
             ),
+            Self::Off(why) => (StatusCode::NOT_FOUND, (*why).to_owned()),
         };
         match &self {
             Self::Unavailable(_) => {

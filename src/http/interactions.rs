@@ -7,8 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::verify::signed_body;
 use super::{ApiError, AppState};
-use crate::manual::modal;
-use crate::slack::interactions::{self, Interaction};
+use crate::slack::interactions;
 
 /// Receives a button click, shortcut or dialog submission: verify, decode, hand it to
 /// the approvals or the manual-run desk, answer within Slack's 3 seconds (follow-ups
@@ -22,18 +21,7 @@ pub async fn receive_interaction(
     let body = signed_body(&state, &headers, body)?;
     let interaction =
         interactions::decode(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
-    let manual = match &interaction {
-        Interaction::MessageShortcut { callback_id, .. } => callback_id == modal::SHORTCUT,
-        Interaction::Submission { callback_id, .. } => modal::is_manual(callback_id),
-        _ => false,
-    };
-    let answer = if manual {
-        state.manual.handle(interaction).await
-    } else {
-        state.approvals.handle(interaction).await
-    }
-    .map_err(|e| ApiError::Unavailable(format!("{e:#}")))?;
-    Ok(match answer {
+    Ok(match state.inbox.interaction(interaction).await? {
         Some(body) => Json(body).into_response(),
         None => ().into_response(),
     })

@@ -26,12 +26,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use crate::approvals::desk::ApprovalDesk;
 use crate::clock::Clock;
 use crate::config::SecretString;
 use crate::db::Db;
-use crate::ingest::Ingestor;
-use crate::manual::ManualDesk;
+use crate::inbox::SlackInbox;
 use crate::runs::page::RunPages;
 use crate::webhooks::WebhookDoor;
 
@@ -41,16 +39,13 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// What handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Verifies Slack's signatures.
-    pub signing_secret: SecretString,
-    /// Records events durably.
-    pub ingestor: Ingestor,
-    /// Decides approval requests.
-    pub approvals: ApprovalDesk,
+    /// Verifies Slack's signatures; `None` when Slack's deliveries come over Socket
+    /// Mode, and then Slack's endpoints answer 404.
+    pub signing_secret: Option<SecretString>,
+    /// Where Slack's deliveries go.
+    pub inbox: SlackInbox,
     /// Takes webhook calls.
     pub webhooks: WebhookDoor,
-    /// Takes manual runs from Slack.
-    pub manual: ManualDesk,
     /// Answers run links.
     pub run_pages: RunPages,
     /// Largest webhook body.

@@ -6,7 +6,8 @@ use super::{ApiError, AppState};
 use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// The raw body, if it is within limits and carries a valid Slack signature. Nothing
-/// is parsed before this passes.
+/// is parsed before this passes. Without a signing secret (Socket Mode) nothing
+/// passes: the endpoint answers 404.
 pub fn signed_body(
     state: &AppState,
     headers: &HeaderMap,
@@ -16,9 +17,12 @@ pub fn signed_body(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         _ => ApiError::Malformed(rejection.body_text()),
     })?;
+    let secret = state.signing_secret.as_ref().ok_or(ApiError::Off(
+        "Slack's requests are not taken over HTTP here: switchboard receives them over Socket Mode (SLACK_APP_TOKEN is set and SLACK_SIGNING_SECRET is not)",
+    ))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     signature::verify(
-        state.signing_secret.expose().as_bytes(),
+        secret.expose().as_bytes(),
         header(TIMESTAMP_HEADER),
         header(SIGNATURE_HEADER),
         &body,

@@ -1,7 +1,8 @@
 //! Links that let whoever started a run follow it in a browser without an account:
 //! `<public URL>/runs/<id>?until=<unix seconds>&key=<tag>`. The tag is an HMAC of the
-//! run and the expiry under a key derived from the Slack signing secret, so every
-//! replica accepts every link, links expire, and rotating the secret revokes them all.
+//! run and the expiry under a key derived from the Slack signing secret (over Socket
+//! Mode without one, the app token), so every replica accepts every link, links
+//! expire, and rotating the secret revokes them all.
 
 use std::time::Duration;
 
@@ -36,9 +37,9 @@ impl std::fmt::Debug for RunLinks {
 }
 
 impl RunLinks {
-    /// Links under `base`, keyed by the signing secret.
-    pub fn new(base: Option<Url>, signing_secret: &SecretString) -> Self {
-        let key = Hmac::<Sha256>::new_from_slice(signing_secret.expose().as_bytes())
+    /// Links under `base`, keyed by the Slack secret (signing secret or app token).
+    pub fn new(base: Option<Url>, slack_secret: &SecretString) -> Self {
+        let key = Hmac::<Sha256>::new_from_slice(slack_secret.expose().as_bytes())
             .expect("HMAC takes any key length")
             .chain_update(b"switchboard run links v1")
             .finalize()

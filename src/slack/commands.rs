@@ -1,5 +1,8 @@
-//! Decoding slash command requests (`POST /slack/commands`, form-encoded).
+//! Decoding slash command requests (`POST /slack/commands`, form-encoded; over Socket
+//! Mode the same fields as JSON).
 //! <https://api.slack.com/interactivity/slash-commands#app_command_handling>
+
+use std::collections::HashMap;
 
 /// A slash command, as far as switchboard uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +28,22 @@ pub struct CommandError(&'static str);
 
 /// Decodes a verified request body.
 pub fn decode(body: &[u8]) -> Result<SlashCommand, CommandError> {
-    let fields: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body).into_owned().collect();
+    from_fields(url::form_urlencoded::parse(body).into_owned().collect())
+}
+
+/// Decodes the `payload` of a Socket Mode `slash_commands` envelope: the same fields
+/// as the form, as a JSON object of strings.
+pub fn decode_payload(payload: &serde_json::Value) -> Result<SlashCommand, CommandError> {
+    let fields = payload
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    from_fields(fields)
+}
+
+fn from_fields(fields: HashMap<String, String>) -> Result<SlashCommand, CommandError> {
     let get = |name: &'static str| fields.get(name).cloned().ok_or(CommandError(name));
     Ok(SlashCommand {
         command: get("command")?,

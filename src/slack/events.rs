@@ -50,8 +50,16 @@ struct Envelope {
 
 /// Decodes a verified request body.
 pub fn decode(body: &[u8]) -> Result<EventsPayload, DecodeError> {
-    let envelope: Envelope =
-        serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?;
+    from_envelope(serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))?)
+}
+
+/// Decodes the `payload` of a Socket Mode `events_api` envelope (the same JSON as an
+/// HTTP request's body).
+pub fn decode_payload(payload: serde_json::Value) -> Result<EventsPayload, DecodeError> {
+    from_envelope(serde_json::from_value(payload).map_err(|e| DecodeError(e.to_string()))?)
+}
+
+fn from_envelope(envelope: Envelope) -> Result<EventsPayload, DecodeError> {
     let missing = |field: &str| DecodeError(format!("`{}` without `{field}`", envelope.kind));
     match envelope.kind.as_str() {
         "url_verification" => Ok(EventsPayload::UrlVerification {

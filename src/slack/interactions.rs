@@ -1,5 +1,5 @@
 //! Decoding interactivity payloads (`POST /slack/interactions`: a form with one field,
-//! `payload`, holding JSON) into [`Interaction`] values. Only the fields switchboard
+//! `payload`, holding JSON; over Socket Mode the JSON itself) into [`Interaction`] values. Only the fields switchboard
 //! uses are read. <https://api.slack.com/interactivity/handling#payloads>
 
 use std::collections::HashMap;
@@ -68,6 +68,12 @@ pub fn decode(body: &[u8]) -> Result<Interaction, InteractionError> {
         .ok_or_else(|| InteractionError("no `payload` field in the form".into()))?;
     let value: Value =
         serde_json::from_str(&payload).map_err(|e| InteractionError(e.to_string()))?;
+    decode_payload(&value)
+}
+
+/// Decodes the payload itself: the JSON in the form's `payload` field, or the
+/// `payload` of a Socket Mode `interactive` envelope.
+pub fn decode_payload(value: &Value) -> Result<Interaction, InteractionError> {
     let text = |pointer: &str| {
         value
             .pointer(pointer)

@@ -7,5 +7,6 @@ pub mod events;
 pub mod interactions;
 pub mod ratelimit;
 pub mod signature;
+pub mod socket;
 
 pub use client::{SlackClient, SlackError};

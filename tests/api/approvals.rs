@@ -22,7 +22,7 @@ const BOB: &str = IT_MANAGERS[1];
 
 /// An approval by the IT managers with a branch for each outcome; `extra` adds keys
 /// to the approval (quorum, reason, approvers…).
-fn automation(extra: &str) -> String {
+pub(crate) fn automation(extra: &str) -> String {
     let approvers = if extra.contains("approvers") {
         ""
     } else {

@@ -19,4 +19,5 @@ mod script_approvals;
 mod scripts;
 mod secrets;
 mod signature;
+mod socket_mode;
 mod webhooks;

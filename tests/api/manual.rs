@@ -28,7 +28,7 @@ channel = "C0GREET001"
 text = "hello from {{actor}}"
 "#;
 
-const LAPTOP: &str = r#"name = "Order a laptop"
+pub(crate) const LAPTOP: &str = r#"name = "Order a laptop"
 [trigger]
 type = "manual"
 inputs = [
@@ -42,7 +42,7 @@ type = "code"
 file = "laptop.ts"
 "#;
 
-const LAPTOP_TS: &str = r#"export default async function (ctx: any) {
+pub(crate) const LAPTOP_TS: &str = r#"export default async function (ctx: any) {
   await slack.postMessage("C0IT000001", `${ctx.inputs.count} × ${ctx.inputs.model} for <@${ctx.inputs.who}>`);
   return ctx.inputs;
 }

@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
+use super::fake_socket::{APP_TOKEN, FakeSocket};
+
 pub const TOKEN: &str = "xoxb-test-token";
 pub const TEAM_ID: &str = "T0TEST";
 pub const WORKSPACE_URL: &str = "https://acme-support.slack.com/";
@@ -86,6 +88,8 @@ struct State_ {
 #[derive(Clone)]
 pub struct FakeSlack {
     pub addr: SocketAddr,
+    /// Socket Mode, whose URLs `apps.connections.open` hands out.
+    pub socket: FakeSocket,
     state: Arc<Mutex<State_>>,
     required: Arc<HashMap<String, Vec<String>>>,
 }
@@ -103,6 +107,7 @@ impl FakeSlack {
         let addr = listener.local_addr().unwrap();
         let fake = Self {
             addr,
+            socket: FakeSocket::start().await,
             state,
             required: Arc::new(required),
         };
@@ -222,17 +227,27 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if auth != format!("Bearer {TOKEN}") {
-        fake.state
-            .lock()
-            .unwrap()
-            .violations
-            .push(format!("{method}: bad authorization {auth:?}"));
-        let error = if auth.is_empty() {
-            "not_authed"
-        } else {
-            "invalid_auth"
+    // apps.connections.open takes the app-level token, every other method the bot's.
+    let expected = match method.as_str() {
+        "apps.connections.open" => APP_TOKEN,
+        _ => TOKEN,
+    };
+    if auth != format!("Bearer {expected}") {
+        let error = match auth.strip_prefix("Bearer ") {
+            None => "not_authed",
+            Some(token) if token.starts_with("xapp-") != expected.starts_with("xapp-") => {
+                "not_allowed_token_type"
+            }
+            Some(_) => "invalid_auth",
         };
+        // A refused app token is a case the tests make on purpose.
+        if method != "apps.connections.open" {
+            fake.state
+                .lock()
+                .unwrap()
+                .violations
+                .push(format!("{method}: bad authorization {auth:?}"));
+        }
         return ok_false(error);
     }
     let args = parse_args(&headers, &body);
@@ -311,6 +326,11 @@ fn missing_argument(
     method: &str,
     args: &Map<String, Value>,
 ) -> Option<String> {
+    // Socket Mode's method takes no argument but the app token; Slack's published API
+    // description leaves it out.
+    if method == "apps.connections.open" {
+        return None;
+    }
     let Some(names) = required.get(method) else {
         return Some(format!("(unknown method {method})"));
     };
@@ -422,6 +442,7 @@ fn answer(fake: &FakeSlack, method: &str, args: &Map<String, Value>) -> Value {
         }
         "chat.postEphemeral" => json!({ "ok": true, "message_ts": "1700000000.999999" }),
         "views.open" => json!({ "ok": true, "view": { "id": "V0VIEW0001" } }),
+        "apps.connections.open" => json!({ "ok": true, "url": fake.socket.url() }),
         "usergroups.users.list" if arg("usergroup") == IT_MANAGERS_GROUP => {
             json!({ "ok": true, "users": IT_MANAGERS })
         }

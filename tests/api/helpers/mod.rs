@@ -4,6 +4,7 @@ pub mod database;
 pub mod events;
 pub mod fake_kms;
 pub mod fake_slack;
+pub mod fake_socket;
 pub mod fake_vendors;
 pub mod interactions;
 
@@ -155,7 +156,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Receives Slack's deliveries over Socket Mode from the fake, with no signing
+    /// secret (Slack's HTTP endpoints are then off).
+    pub fn socket_mode(self) -> Self {
+        self.env("SLACK_APP_TOKEN", fake_socket::APP_TOKEN)
+            .env("SLACK_SIGNING_SECRET", "")
+    }
+
     pub async fn spawn(self) -> TestApp {
+        self.try_spawn().await.expect("the app starts")
+    }
+
+    /// Starts the app, or says why it would not start.
+    pub async fn try_spawn(self) -> anyhow::Result<TestApp> {
         let database = TestDatabase::create(self.backend).await;
         let slack = FakeSlack::start().await;
         let automations = tempfile::tempdir().unwrap();
@@ -198,10 +211,8 @@ impl TestAppBuilder {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         env.extend(self.env);
-        let config = Config::load_from(None, &env).expect("test configuration is valid");
-        let app = App::build_with_clock(config.clone(), self.clock.clone())
-            .await
-            .expect("the app starts");
+        let config = Config::load_from(None, &env)?;
+        let app = App::build_with_clock(config.clone(), self.clock.clone()).await?;
         let db = Db::connect(&config.database).await.unwrap();
         let provider = switchboard::secrets::open_provider(&config.secrets)
             .await
@@ -213,7 +224,7 @@ impl TestAppBuilder {
                 .await
                 .unwrap();
         }
-        TestApp {
+        Ok(TestApp {
             addr: app.addr(),
             app: Some(app),
             config,
@@ -224,7 +235,7 @@ impl TestAppBuilder {
             automations,
             client: reqwest::Client::new(),
             _database: database,
-        }
+        })
     }
 }
 

@@ -1,0 +1,102 @@
+//! What a delivery from Slack does once its door has vouched for it (HTTP: a valid
+//! signature; Socket Mode: the WebSocket switchboard opened with its app token).
+//! Events go to the ingest, clicks and dialogs to the approvals or the manual-run
+//! desk, `/switchboard` to the manual-run desk. Both doors decode, call these and
+//! answer with what they return, so a delivery means the same whichever way it came.
+
+use serde_json::{Value, json};
+
+use crate::approvals::desk::ApprovalDesk;
+use crate::ingest::{IngestOutcome, Ingestor};
+use crate::manual::{ManualDesk, modal};
+use crate::slack::commands::SlashCommand;
+use crate::slack::events::EventsPayload;
+use crate::slack::interactions::Interaction;
+
+/// The delivery was not recorded (the database did not commit it); the door must not
+/// acknowledge it, so that Slack delivers it again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotRecorded(pub String);
+
+/// Where Slack's deliveries go.
+#[derive(Debug, Clone)]
+pub struct SlackInbox {
+    ingestor: Ingestor,
+    approvals: ApprovalDesk,
+    manual: ManualDesk,
+}
+
+impl SlackInbox {
+    /// An inbox handing over to these.
+    pub fn new(ingestor: Ingestor, approvals: ApprovalDesk, manual: ManualDesk) -> Self {
+        Self {
+            ingestor,
+            approvals,
+            manual,
+        }
+    }
+
+    /// Records an Events API payload durably; returns the answer for Slack (after the
+    /// commit).
+    pub async fn event(&self, payload: EventsPayload) -> Result<Value, NotRecorded> {
+        match payload {
+            EventsPayload::UrlVerification { challenge } => {
+                tracing::info!("answered Slack's url_verification");
+                Ok(json!({ "challenge": challenge }))
+            }
+            EventsPayload::Event(mut event) => {
+                let command = self.manual.take_message_command(&mut event);
+                let outcome = self
+                    .ingestor
+                    .ingest(event)
+                    .await
+                    .map_err(|e| NotRecorded(e.to_string()))?;
+                // A command typed to the bot is answered once, not again for Slack's retries.
+                if let Some(command) =
+                    command.filter(|_| !matches!(outcome, IngestOutcome::Duplicate))
+                {
+                    self.manual.spawn_message_command(command);
+                }
+                Ok(json!({ "ok": true }))
+            }
+            EventsPayload::AppRateLimited { team_id } => {
+                tracing::warn!(team.id = %team_id, "Slack paused event delivery for a minute (app_rate_limited): answers were too slow or too many failed");
+                Ok(json!({ "ok": true }))
+            }
+            EventsPayload::Unknown { envelope_type } => {
+                tracing::info!(
+                    envelope_type,
+                    "ignored an Events API payload of unknown type"
+                );
+                Ok(json!({ "ok": true }))
+            }
+        }
+    }
+
+    /// Hands a click, shortcut or dialog submission to the desk it belongs to; returns
+    /// the answer Slack shows (field errors of a form), if any.
+    pub async fn interaction(
+        &self,
+        interaction: Interaction,
+    ) -> Result<Option<Value>, NotRecorded> {
+        let manual = match &interaction {
+            Interaction::MessageShortcut { callback_id, .. } => callback_id == modal::SHORTCUT,
+            Interaction::Submission { callback_id, .. } => modal::is_manual(callback_id),
+            _ => false,
+        };
+        if manual {
+            self.manual.handle(interaction).await
+        } else {
+            self.approvals.handle(interaction).await
+        }
+        .map_err(|e| NotRecorded(format!("{e:#}")))
+    }
+
+    /// Takes `/switchboard …`; returns the ephemeral answer (a run is queued, or a form
+    /// opened, before it).
+    pub async fn command(&self, command: SlashCommand) -> Value {
+        tracing::info!(user = %command.user, text = %command.text, "slash command");
+        self.manual.command(command).await
+    }
+}
