@@ -56,7 +56,7 @@ impl SlackInbox {
                 if let Some(command) =
                     command.filter(|_| !matches!(outcome, IngestOutcome::Duplicate))
                 {
-                    self.manual.spawn_message_command(command);
+                    self.manual.spawn_message_command(command, &outcome);
                 }
                 Ok(json!({ "ok": true }))
             }

@@ -93,6 +93,18 @@ pub enum Activity {
     },
     /// A new member of the workspace.
     UserJoined(JoinedUser),
+    /// A person's command in a conversation's thread that changes its fields
+    /// (`@switchboard resolve`): applied as an automation's `set_fields` is.
+    Edit {
+        /// Who asked.
+        user: String,
+        /// Channel id.
+        channel: String,
+        /// The thread's first message: the conversation's.
+        thread_ts: String,
+        /// The change.
+        patch: Box<crate::conversations::ConversationPatch>,
+    },
     /// A known envelope whose event switchboard does not act on.
     Ignored {
         /// Slack's event type, for the log.

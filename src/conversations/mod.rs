@@ -2,6 +2,7 @@
 //! type, customer, assignee and tags. Everything here is pure: decisions take values
 //! and return values; `db::conversations` stores them.
 
+pub mod edit;
 mod patch;
 
 pub use patch::{ConversationPatch, Field, FieldChange};

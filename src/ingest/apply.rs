@@ -38,6 +38,8 @@ enum Step<'a> {
     Replies(&'a Message, &'a str),
     /// A reaction: to the conversation of the message, if tracked.
     Reacts(&'a str, &'a str),
+    /// A person's edit of the conversation of a thread, if tracked.
+    Edits(&'a str, &'a str),
     /// Ready to queue runs.
     Triggers(Trigger, Option<Conversation>),
 }
@@ -85,7 +87,7 @@ pub async fn apply_batch(
         .iter()
         .filter_map(|s| match s {
             Step::Replies(m, thread_ts) => Some((m.channel.as_str(), *thread_ts)),
-            Step::Reacts(channel, ts) => Some((*channel, *ts)),
+            Step::Reacts(channel, ts) | Step::Edits(channel, ts) => Some((*channel, *ts)),
             _ => None,
         })
         .collect();
@@ -219,6 +221,9 @@ fn classify<'a>(ctx: &IngestContext, event: &'a InboundEvent) -> Step<'a> {
             ),
             None,
         ),
+        Activity::Edit {
+            channel, thread_ts, ..
+        } => Step::Edits(channel, thread_ts),
         Activity::BotMessage { .. } => Step::Done(IngestOutcome::Ignored("bot message")),
         Activity::Ignored { .. } => Step::Done(IngestOutcome::Ignored("event type not used")),
     }
@@ -278,6 +283,8 @@ async fn resolve_replies_and_reactions(
         };
     }
 
+    apply_edits(tx, steps, events, &mut known, now_ms).await?;
+
     for (i, step) in steps.iter_mut().enumerate() {
         if let Step::Reacts(channel, message_ts) = *step {
             let Activity::ReactionAdded { user, emoji, .. } = &events[i].activity else {
@@ -303,6 +310,53 @@ async fn resolve_replies_and_reactions(
     Ok(())
 }
 
+/// People's edits, in order, each to the conversation as the edits before it left it;
+/// recorded with the person as actor, and each real change is a
+/// `conversation_updated` trigger, as an automation's `set_fields` is.
+async fn apply_edits(
+    tx: &mut dyn Tx,
+    steps: &mut [Step<'_>],
+    events: &[InboundEvent],
+    known: &mut HashMap<(String, String), Conversation>,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    for (i, step) in steps.iter_mut().enumerate() {
+        let Step::Edits(channel, thread_ts) = *step else {
+            continue;
+        };
+        let Activity::Edit { user, patch, .. } = &events[i].activity else {
+            unreachable!("only edits edit")
+        };
+        let key = (channel.to_owned(), thread_ts.to_owned());
+        let Some(conversation) = known.get_mut(&key) else {
+            *step = Step::Done(IngestOutcome::Ignored("edit in an untracked thread"));
+            continue;
+        };
+        let changes = patch.apply(conversation);
+        if changes.is_empty() {
+            *step = Step::Done(IngestOutcome::Ignored("edit changed nothing"));
+            continue;
+        }
+        let cause = db::conversations::ChangeCause {
+            cause: &events[i].event_id,
+            actor: Some(user),
+            at_ms: now_ms,
+        };
+        db::conversations::save_changes(tx, conversation, &changes, cause).await?;
+        let conversation = conversation.clone();
+        *step = Step::Triggers(
+            trigger_for(
+                &events[i],
+                Some(user),
+                Some(&conversation),
+                TriggerEvent::ConversationUpdated { changes },
+            ),
+            Some(conversation),
+        );
+    }
+    Ok(())
+}
+
 /// A short name of the activity, stored with the event id and logged.
 pub fn activity_name(activity: &Activity) -> &'static str {
     match activity {
@@ -310,6 +364,7 @@ pub fn activity_name(activity: &Activity) -> &'static str {
         Activity::BotMessage { .. } => "bot_message",
         Activity::ReactionAdded { .. } => "reaction_added",
         Activity::UserJoined(_) => "team_join",
+        Activity::Edit { .. } => "edit",
         Activity::Ignored { .. } => "ignored",
     }
 }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{ManualDesk, ManualStart, UserError, start};
+use crate::conversations::{ConversationPatch, edit};
+use crate::ingest::IngestOutcome;
 use crate::trigger::{Activity, InboundEvent};
 
 /// A message that starts with a mention of the bot.
@@ -30,6 +32,50 @@ impl MessageCommand {
     /// The first message of its thread: the one a conversation is tracked by.
     pub fn thread(&self) -> &str {
         self.thread_ts.as_deref().unwrap_or(&self.ts)
+    }
+
+    /// The change it asks of its conversation's fields, if it is an edit.
+    pub fn edit(&self) -> Option<Result<ConversationPatch, String>> {
+        let words = words(&self.text);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        edit::parse(&words, &self.user)
+    }
+}
+
+/// The answer to an edit, from what the ingest made of it.
+fn edited(
+    command: &MessageCommand,
+    edit: Result<ConversationPatch, String>,
+    outcome: &IngestOutcome,
+) -> Result<String, UserError> {
+    let patch = edit.map_err(|e| {
+        UserError(format!(
+            "{e}.\nTo edit a conversation, mention me in its thread with {}.",
+            edit::USAGE
+        ))
+    })?;
+    if command.thread_ts.is_none() {
+        return Err(UserError(
+            "Edit a conversation from its thread: reply to the request and mention me there."
+                .into(),
+        ));
+    }
+    match outcome {
+        IngestOutcome::Recorded {
+            conversation_id: Some(id),
+            ..
+        } => Ok(format!(
+            ":white_check_mark: Conversation #{id}: {}.",
+            edit::describe(&patch)
+        )),
+        IngestOutcome::Ignored("edit changed nothing") => Ok(format!(
+            "Nothing to change: the conversation already has {}.",
+            edit::describe(&patch)
+        )),
+        _ => Err(UserError(
+            "This thread is not a conversation switchboard tracks, so there is nothing to edit."
+                .into(),
+        )),
     }
 }
 
@@ -123,29 +169,44 @@ impl ManualDesk {
     /// [`recognise`]). Such a message is addressed to switchboard, not part of a support
     /// conversation: `event` is left with only its id to record, so that Slack's
     /// retries are recognised.
+    ///
+    /// An edit of a conversation in its thread (`@switchboard resolve`) becomes an
+    /// [`Activity::Edit`] instead, which the ingest applies in the same transaction as
+    /// it records the event: durable before the acknowledgement, and once.
     pub fn take_message_command(&self, event: &mut InboundEvent) -> Option<MessageCommand> {
         if !may_be_command(&event.activity) {
             return None;
         }
         let bot = self.env.workspaces.get(&event.team_id)?.bot_user_id;
         let command = recognise(&event.activity, &bot)?;
-        event.activity = Activity::Ignored {
-            event_type: "command to switchboard".into(),
+        event.activity = match (command.edit(), &command.thread_ts) {
+            (Some(Ok(patch)), Some(thread_ts)) => Activity::Edit {
+                user: command.user.clone(),
+                channel: command.channel.clone(),
+                thread_ts: thread_ts.clone(),
+                patch: Box::new(patch),
+            },
+            _ => Activity::Ignored {
+                event_type: "command to switchboard".into(),
+            },
         };
         Some(command)
     }
 
-    /// Answers a command typed to the bot, privately in its thread. It runs after the
-    /// event is acknowledged: checking permissions may take Slack calls.
-    pub fn spawn_message_command(&self, command: MessageCommand) {
+    /// Answers a command typed to the bot, privately in its thread, once its event is
+    /// recorded as `outcome`. It runs after the event is acknowledged: running an
+    /// automation checks permissions, which may take Slack calls.
+    pub fn spawn_message_command(&self, command: MessageCommand, outcome: &IngestOutcome) {
         let desk = self.clone();
+        let outcome = outcome.clone();
         tokio::spawn(async move {
             tracing::info!(user = %command.user, channel = %command.channel, "command in a message");
             tracing::debug!(text = %command.text, "command text");
-            let text = desk
-                .message_answer(&command)
-                .await
-                .unwrap_or_else(|e| format!(":warning: {e}"));
+            let answer = match command.edit() {
+                Some(edit) => edited(&command, edit, &outcome),
+                None => desk.message_answer(&command).await,
+            };
+            let text = answer.unwrap_or_else(|e| format!(":warning: {e}"));
             let (channel, thread) = (Some(command.channel.as_str()), Some(command.thread()));
             crate::runs::notify::tell(&desk.env, &command.user, channel, thread, &text).await;
         });
@@ -193,7 +254,10 @@ impl ManualDesk {
 }
 
 fn message_usage() -> String {
-    "Mention me at the start of a message: `list`, or `run <automation> [name=value]…`; in a conversation's thread, the run is on that conversation.".into()
+    format!(
+        "Mention me at the start of a message: `list`, or `run <automation> [name=value]…`; in a conversation's thread, the run is on that conversation, and {} change its fields.",
+        edit::USAGE
+    )
 }
 
 #[cfg(test)]

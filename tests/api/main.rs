@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod agent_edits;
 mod approvals;
 mod check;
 mod conversations;
