@@ -40,7 +40,13 @@ async fn requests(app: &TestApp) -> Vec<PostedRequest> {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let posted = posted_requests(&app.slack);
-        if posted.len() == IT_MANAGERS.len() {
+        // Posted, and open for decisions (a click before that is told to try again).
+        let open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
+                .fetch_one(app.db.reader())
+                .await
+                .unwrap();
+        if posted.len() == IT_MANAGERS.len() && open == 1 {
             return posted;
         }
         assert!(
