@@ -4,7 +4,9 @@
 //!
 //! - acked events/s at maximum rate (64 requests in flight), runs queued but not executed;
 //! - ack latency p50/p99 at a fixed rate (default 1,000 events/s);
-//! - event-to-Slack-call latency p50/p99 at 100 events/s with the ‼️ automation running.
+//! - event-to-Slack-call latency p50/p99 at 100 events/s with the ‼️ automation running;
+//! - the first two again over Socket Mode (two connections to a fake Socket Mode
+//!   server): envelopes/s acknowledged, and ack latency at the fixed rate.
 //!
 //! ```text
 //! cargo bench --bench ingest                       # SQLite, and PostgreSQL if TEST_DATABASE_URL is set
@@ -37,6 +39,8 @@ async fn ingest_server(backend: &str, slack: &FakeSlack, workers: usize, sync: &
     let env = [
         ("SWITCHBOARD_WORKERS", workers.to_string()),
         ("SWITCHBOARD_SQLITE_SYNC", sync.to_owned()),
+        // Socket Mode too (the HTTP door stays on: the signing secret is set).
+        ("SLACK_APP_TOKEN", fake_socket::APP_TOKEN.to_owned()),
     ];
     start_server(backend, slack, &files, &env).await
 }
@@ -167,6 +171,53 @@ async fn bench_backend(backend: &str, o: &Options) {
     );
     stop_server(server).await;
 
+    // 4. and 5. The same over Socket Mode: maximum rate, then the fixed rate.
+    let server = ingest_server(backend, &slack, 0, &o.sqlite_sync).await;
+    let socket = &slack.socket;
+    let live = socket
+        .wait_for_connections(2, Duration::from_secs(10))
+        .await;
+    blast(
+        &client,
+        &server.base,
+        (0..conversations).map(conversation_event).collect(),
+        32,
+    )
+    .await;
+    let payloads: Vec<_> = (0..o.max_events)
+        .map(|i| json_of(reaction_event(o.max_events + i, i % conversations)))
+        .collect();
+    let cpu = server.cpu_time();
+    let (elapsed, mut latencies) = socket_blast(socket, &live, payloads, 64).await;
+    let cpu = server.cpu_time() - cpu;
+    latencies.sort();
+    println!(
+        "[{backend}] Socket Mode max rate: {} envelopes acked in {:.2} s = {:.0} envelopes/s (64 in flight, 2 connections); ack p50 {} p99 {}; server CPU {:.0} µs per event",
+        o.max_events,
+        elapsed.as_secs_f64(),
+        o.max_events as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        cpu.as_secs_f64() * 1e6 / o.max_events as f64,
+    );
+    let n = (o.fixed_rate * o.fixed_seconds) as usize;
+    let payloads: Vec<_> = (0..n)
+        .map(|i| json_of(reaction_event(2 * o.max_events + i, i % conversations)))
+        .collect();
+    let (mut latencies, elapsed) = socket_at_rate(socket, &live, payloads, o.fixed_rate).await;
+    latencies.sort();
+    println!(
+        "[{backend}] Socket Mode fixed {} events/s for {} s (achieved {:.0}/s): ack p50 {} p99 {} max {}",
+        o.fixed_rate,
+        o.fixed_seconds,
+        n as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    socket.forget();
+    stop_server(server).await;
+
     // 3. Event to Slack call, the ‼️ automation running, one conversation per event.
     let slack = FakeSlack::start().await;
     let server = ingest_server(backend, &slack, 16, &o.sqlite_sync).await;
@@ -220,4 +271,64 @@ async fn bench_backend(backend: &str, o: &Options) {
         ms(percentile(&to_slack, 0.99)),
     );
     stop_server(server).await;
+}
+
+fn json_of(body: Vec<u8>) -> serde_json::Value {
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Sends `payloads` as `events_api` envelopes over `live` connections in turn, with
+/// `in_flight` unacknowledged at most; returns (elapsed, ack latencies).
+async fn socket_blast(
+    socket: &fake_socket::FakeSocket,
+    live: &[usize],
+    payloads: Vec<serde_json::Value>,
+    in_flight: usize,
+) -> (Duration, Vec<Duration>) {
+    let mut acks = socket.watch_acks();
+    let total = payloads.len();
+    let mut payloads = payloads.into_iter().enumerate();
+    let start = Instant::now();
+    for (i, payload) in payloads.by_ref().take(in_flight) {
+        socket.event(live[i % live.len()], &payload);
+    }
+    let mut latencies = Vec::with_capacity(total);
+    while latencies.len() < total {
+        let ack = acks.recv().await.expect("acknowledgements keep coming");
+        latencies.push(ack.latency);
+        if let Some((i, payload)) = payloads.next() {
+            socket.event(live[i % live.len()], &payload);
+        }
+    }
+    (start.elapsed(), latencies)
+}
+
+/// Sends one envelope every 1/rate seconds (open loop); returns the ack latencies and
+/// the time taken to send them all.
+async fn socket_at_rate(
+    socket: &fake_socket::FakeSocket,
+    live: &[usize],
+    payloads: Vec<serde_json::Value>,
+    rate: u64,
+) -> (Vec<Duration>, Duration) {
+    let mut acks = socket.watch_acks();
+    let total = payloads.len();
+    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    for (i, payload) in payloads.iter().enumerate() {
+        interval.tick().await;
+        socket.event(live[i % live.len()], payload);
+    }
+    let elapsed = start.elapsed();
+    let mut latencies = Vec::with_capacity(total);
+    while latencies.len() < total {
+        latencies.push(
+            acks.recv()
+                .await
+                .expect("acknowledgements keep coming")
+                .latency,
+        );
+    }
+    (latencies, elapsed)
 }

@@ -45,7 +45,8 @@ pub(super) async fn run(
 ) -> Ended {
     let (ws, _) = match tokio::time::timeout(
         HELLO_TIMEOUT,
-        tokio_tungstenite::connect_async(url.as_str()),
+        // Acks are small frames that must leave at once, not wait for Nagle's timer.
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
     )
     .await
     {

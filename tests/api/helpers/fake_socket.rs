@@ -26,6 +26,9 @@ pub struct Ack {
     pub connection: usize,
     pub envelope_id: String,
     pub payload: Option<Value>,
+    /// From the envelope's sending to its acknowledgement's arrival.
+    #[allow(dead_code)] // for the benchmarks, which include this file
+    pub latency: Duration,
 }
 
 enum Command {
@@ -43,9 +46,11 @@ struct State {
     next_envelope: usize,
     /// Connections that have been greeted and are still open.
     live: BTreeMap<usize, mpsc::UnboundedSender<Command>>,
-    /// Envelopes sent: id → (connection, accepts_response_payload).
-    sent: BTreeMap<String, (usize, bool)>,
+    /// Envelopes sent: id → (connection, accepts_response_payload, when).
+    sent: BTreeMap<String, (usize, bool, Instant)>,
     acks: Vec<Ack>,
+    /// Where acknowledgements are also sent as they arrive (benchmarks follow them).
+    watchers: Vec<mpsc::UnboundedSender<Ack>>,
     violations: Vec<String>,
     opened: usize,
 }
@@ -86,6 +91,7 @@ impl FakeSocket {
     }
 
     async fn serve(self, tcp: tokio::net::TcpStream) {
+        let _ = tcp.set_nodelay(true);
         let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
             return;
         };
@@ -170,23 +176,27 @@ impl FakeSocket {
                 .push(format!("an ack without envelope_id: {text}"));
             return;
         };
-        match state.sent.get(envelope_id).copied() {
+        let sent = state.sent.get(envelope_id).copied();
+        match sent {
             None => state
                 .violations
                 .push(format!("ack of an unknown envelope: {text}")),
-            Some((sent_on, _)) if sent_on != connection => state.violations.push(format!(
+            Some((sent_on, ..)) if sent_on != connection => state.violations.push(format!(
                 "envelope {envelope_id} sent on connection {sent_on}, acked on {connection}"
             )),
-            Some((_, false)) if ack.contains_key("payload") => state.violations.push(format!(
+            Some((_, false, _)) if ack.contains_key("payload") => state.violations.push(format!(
                 "a payload for an envelope that accepts none: {text}"
             )),
             Some(_) => {}
         }
-        state.acks.push(Ack {
+        let ack = Ack {
             connection,
             envelope_id: envelope_id.to_owned(),
             payload: ack.get("payload").cloned(),
-        });
+            latency: sent.map_or(Duration::ZERO, |(.., at)| at.elapsed()),
+        };
+        state.watchers.retain(|w| w.send(ack.clone()).is_ok());
+        state.acks.push(ack);
     }
 
     /// The open connections, oldest first.
@@ -266,7 +276,9 @@ impl FakeSocket {
                 "{:08x}-fake-4d0b-b6aa-{:012x}",
                 state.next_envelope, connection
             );
-            state.sent.insert(id.clone(), (connection, accepts));
+            state
+                .sent
+                .insert(id.clone(), (connection, accepts, Instant::now()));
             id
         };
         let envelope = json!({
@@ -330,6 +342,22 @@ impl FakeSocket {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Every acknowledgement from now on, as it arrives.
+    #[allow(dead_code)] // for the benchmarks, which include this file
+    pub fn watch_acks(&self) -> mpsc::UnboundedReceiver<Ack> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state.lock().unwrap().watchers.push(tx);
+        rx
+    }
+
+    /// Forgets the envelopes and acknowledgements recorded so far.
+    #[allow(dead_code)] // for the benchmarks, which include this file
+    pub fn forget(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.sent.clear();
+        state.acks.clear();
     }
 
     /// Acknowledgements that break Slack's protocol.
