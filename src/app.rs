@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::dispatch::Slots;
+use crate::edits::EditDesk;
 use crate::http::{self, AppState};
 use crate::inbox::SlackInbox;
 use crate::ingest::{IngestContext, Ingestor};
@@ -149,9 +150,10 @@ impl App {
         });
 
         let inbox = SlackInbox::new(
-            ingestor,
+            ingestor.clone(),
             ApprovalDesk::new(env.clone()),
             ManualDesk::new(env.clone(), config.manual.clone()),
+            EditDesk::new(env.clone(), ingestor),
         );
         if let Some(socket) = &config.slack.socket {
             let door = SocketMode::check(&config.slack, socket.clone(), inbox.clone()).await?;

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::approvals::desk::ApprovalDesk;
+use crate::edits::EditDesk;
 use crate::ingest::{IngestOutcome, Ingestor};
 use crate::manual::{ManualDesk, modal};
 use crate::slack::commands::SlashCommand;
@@ -25,15 +26,22 @@ pub struct SlackInbox {
     ingestor: Ingestor,
     approvals: ApprovalDesk,
     manual: ManualDesk,
+    edits: EditDesk,
 }
 
 impl SlackInbox {
     /// An inbox handing over to these.
-    pub fn new(ingestor: Ingestor, approvals: ApprovalDesk, manual: ManualDesk) -> Self {
+    pub fn new(
+        ingestor: Ingestor,
+        approvals: ApprovalDesk,
+        manual: ManualDesk,
+        edits: EditDesk,
+    ) -> Self {
         Self {
             ingestor,
             approvals,
             manual,
+            edits,
         }
     }
 
@@ -74,12 +82,16 @@ impl SlackInbox {
         }
     }
 
-    /// Hands a click, shortcut or dialog submission to the desk it belongs to; returns
-    /// the answer Slack shows (field errors of a form), if any.
+    /// Hands a click, shortcut or dialog submission to the desk it belongs to (approvals,
+    /// manual runs, edits); returns the answer Slack shows (field errors of a form), if
+    /// any.
     pub async fn interaction(
         &self,
         interaction: Interaction,
     ) -> Result<Option<Value>, NotRecorded> {
+        if EditDesk::takes(&interaction) {
+            return self.edits.handle(interaction).await;
+        }
         let manual = match &interaction {
             Interaction::MessageShortcut { callback_id, .. } => callback_id == modal::SHORTCUT,
             Interaction::Submission { callback_id, .. } => modal::is_manual(callback_id),

@@ -26,6 +26,8 @@ pub mod db;
 /// Where the runs a trigger causes go: one per matching automation, in the database
 /// or straight to one of this process's free workers.
 pub mod dispatch;
+/// Agents edit a conversation's fields from Slack: the "Edit conversation" form.
+pub mod edits;
 /// Thin axum handlers: verify, decode, hand over, answer.
 pub mod http;
 /// Where Slack's deliveries go once a door (HTTP or Socket Mode) has vouched for them.

@@ -74,6 +74,7 @@ impl ApprovalDesk {
                 private_metadata,
                 user,
                 values,
+                ..
             } if callback_id == blocks::REASON_DIALOG => {
                 let Some((id, decision)) = private_metadata.split_once(':') else {
                     tracing::warn!(

@@ -36,6 +36,7 @@ impl ManualDesk {
                 private_metadata,
                 user,
                 values,
+                ..
             } => {
                 let Some(origin) = Origin::decode(&private_metadata) else {
                     return Ok(Some(close_with_error(

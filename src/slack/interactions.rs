@@ -24,6 +24,8 @@ pub enum Interaction {
     },
     /// A dialog was submitted (`view_submission`).
     Submission {
+        /// The view's id (one submission per view: it closes).
+        view_id: String,
         /// The view's `callback_id`.
         callback_id: String,
         /// The view's `private_metadata`.
@@ -121,6 +123,7 @@ pub fn decode_payload(value: &Value) -> Result<Interaction, InteractionError> {
                 }
             }
             Ok(Interaction::Submission {
+                view_id: text("/view/id").unwrap_or_default(),
                 callback_id: text("/view/callback_id").unwrap_or_default(),
                 private_metadata: text("/view/private_metadata").unwrap_or_default(),
                 user: user()?,
@@ -209,6 +212,7 @@ mod tests {
             private_metadata,
             user,
             values,
+            ..
         } = decode(&body).unwrap()
         else {
             panic!()

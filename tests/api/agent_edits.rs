@@ -10,6 +10,7 @@ use switchboard::db;
 
 use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
 use crate::helpers::fake_slack::BOT_USER;
+use crate::helpers::interactions::{message_shortcut, submitted};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
 
@@ -165,6 +166,59 @@ on_both_backends! {
         assert!(history(&app, id).await.is_empty());
         assert!(app.runs().await.is_empty());
         assert_eq!(conversation(&app).await.status.as_str(), "open");
+        app.shutdown().await;
+    }
+
+    async fn the_edit_form_shows_the_fields_and_saves_them_with_the_agent_as_actor(backend: Backend) {
+        let app = app(backend).example("csat-survey").spawn().await;
+        let id = open(&app).await;
+        command(&app, 1, AGENT, "tag billing").await;
+        answer(&app, AGENT, 1).await;
+
+        let mut shortcut = message_shortcut(AGENT, SUPPORT_CHANNEL, THREAD);
+        shortcut["callback_id"] = "switchboard_edit".into();
+        let response = app.post_interaction(&shortcut).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let view = app.slack.wait_for("views.open", 1, WAIT).await[0].json_arg("view");
+        assert_eq!(view["callback_id"], "switchboard_edit_form");
+        let blocks = view["blocks"].as_array().unwrap();
+        assert_eq!(blocks[1]["element"]["initial_option"]["value"], "open");
+        assert_eq!(blocks[2]["element"]["initial_option"]["value"], "medium");
+        assert_eq!(blocks[3]["element"]["initial_value"], "question");
+        assert_eq!(blocks[5]["element"]["initial_value"], "billing");
+
+        // A mistake is shown on its field and changes nothing.
+        let wrong = submitted(&view, AGENT, &[("status", "static_select", "resolved"), ("priority", "static_select", "high"), ("ticket_type", "plain_text_input", " ")]);
+        let answer_body: Value = app.post_interaction(&wrong).await.json().await.unwrap();
+        assert_eq!(answer_body["response_action"], "errors");
+        assert_eq!(answer_body["errors"]["ticket_type"], "a conversation has a type");
+        assert_eq!(history(&app, id).await.len(), 1);
+
+        let form = submitted(&view, AGENT, &[
+            ("status", "static_select", "resolved"), ("priority", "static_select", "high"),
+            ("ticket_type", "plain_text_input", "incident"), ("assignee", "users_select", DANA),
+            ("tags", "plain_text_input", "billing, vip"),
+        ]);
+        let response = app.post_interaction(&form).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.text().await.unwrap(), "", "an empty answer closes the form");
+        let c = conversation(&app).await;
+        assert_eq!((c.status.as_str(), c.priority.as_str(), c.ticket_type.as_str()), ("resolved", "high", "incident"));
+        assert_eq!((c.assignee.as_deref(), c.tags), (Some(DANA), vec!["billing".to_owned(), "vip".to_owned()]));
+        let run = app.wait_for_status("succeeded", WAIT).await;
+        assert_eq!(run.automation_id, "csat-survey");
+        let trigger: Value = serde_json::from_str(&run.trigger_json).unwrap();
+        assert_eq!(trigger["actor"], AGENT);
+        assert!(history(&app, id).await.iter().all(|(_, _, actor)| actor.as_deref() == Some(AGENT)));
+        assert!(answer(&app, AGENT, 2).await.contains(&format!("Conversation #{id} saved")));
+
+        // The same submission delivered again changes nothing twice.
+        let changes = history(&app, id).await.len();
+        assert_eq!(app.post_interaction(&form).await.status().as_u16(), 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(history(&app, id).await.len(), changes);
+        assert_eq!(app.runs().await.len(), 1);
+        assert!(app.slack.violations().is_empty(), "{:?}", app.slack.violations());
         app.shutdown().await;
     }
 }
