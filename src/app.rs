@@ -153,7 +153,7 @@ impl App {
             ingestor.clone(),
             ApprovalDesk::new(env.clone()),
             ManualDesk::new(env.clone(), config.manual.clone()),
-            EditDesk::new(env.clone(), ingestor),
+            EditDesk::new(env.clone(), ingestor, config.edits.clone()),
         );
         if let Some(socket) = &config.slack.socket {
             let door = SocketMode::check(&config.slack, socket.clone(), inbox.clone()).await?;

@@ -55,6 +55,7 @@ impl SlackInbox {
             }
             EventsPayload::Event(mut event) => {
                 let command = self.manual.take_message_command(&mut event);
+                let refused = self.edits.screen(&mut event).await;
                 let outcome = self
                     .ingestor
                     .ingest(event)
@@ -64,7 +65,8 @@ impl SlackInbox {
                 if let Some(command) =
                     command.filter(|_| !matches!(outcome, IngestOutcome::Duplicate))
                 {
-                    self.manual.spawn_message_command(command, &outcome);
+                    self.manual
+                        .spawn_message_command(command, &outcome, refused);
                 }
                 Ok(json!({ "ok": true }))
             }

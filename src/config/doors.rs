@@ -3,7 +3,7 @@
 
 use super::ConfigError;
 use super::env::{Env, invalid, split_list};
-use super::file::{FileManual, FileWebhooks};
+use super::file::{FileEdits, FileManual, FileWebhooks};
 use crate::principal::Principal;
 
 /// Webhook limits.
@@ -76,4 +76,26 @@ pub(super) fn manual(f: &FileManual, env: &Env<'_>) -> Result<ManualConfig, Conf
         ));
     }
     Ok(ManualConfig { admins, command })
+}
+
+/// Who may edit conversations from Slack (thread commands, the "Edit conversation"
+/// form).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EditsConfig {
+    /// `SWITCHBOARD_EDITORS`: user ids, `@groups` and `#channels`, comma-separated.
+    /// When empty, whoever may post in a support channel's thread.
+    pub editors: Vec<Principal>,
+}
+
+pub(super) fn edits(f: &FileEdits, env: &Env<'_>) -> Result<EditsConfig, ConfigError> {
+    let editors = env
+        .get("SWITCHBOARD_EDITORS")
+        .map(|v| split_list(&v))
+        .or_else(|| f.editors.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.parse::<Principal>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid("SWITCHBOARD_EDITORS", "edits.editors", e))?;
+    Ok(EditsConfig { editors })
 }

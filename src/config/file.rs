@@ -34,6 +34,8 @@ pub(super) struct FileConfig {
     pub(super) webhooks: FileWebhooks,
     #[serde(default)]
     pub(super) manual: FileManual,
+    #[serde(default)]
+    pub(super) edits: FileEdits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +51,12 @@ pub(super) struct FileWebhooks {
 pub(super) struct FileManual {
     pub(super) admins: Option<Vec<String>>,
     pub(super) command: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileEdits {
+    pub(super) editors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,7 +15,7 @@ mod env;
 mod file;
 mod scripts;
 
-pub use doors::{ManualConfig, WebhookConfig};
+pub use doors::{EditsConfig, ManualConfig, WebhookConfig};
 use env::{Env, invalid, parse_base_url, split_list};
 use file::{FileConfig, read_file};
 pub use scripts::{ScriptConfig, SecretsConfig};
@@ -78,6 +78,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// Who may start automations by hand, and the slash command.
     pub manual: ManualConfig,
+    /// Who may edit conversations from Slack.
+    pub edits: EditsConfig,
 }
 
 /// Slack app settings.
@@ -378,6 +380,7 @@ impl Config {
         let secrets = scripts::secrets(&f.secrets, env)?;
         let webhooks = doors::webhooks(&f.webhooks, env)?;
         let manual = doors::manual(&f.manual, env)?;
+        let edits = doors::edits(&f.edits, env)?;
         Ok(Config {
             listen,
             public_url,
@@ -391,6 +394,7 @@ impl Config {
             secrets,
             webhooks,
             manual,
+            edits,
         })
     }
 
@@ -502,6 +506,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             ("SWITCHBOARD_WORKERS", "many", "SWITCHBOARD_WORKERS"),
             ("SWITCHBOARD_SQLITE_SYNC", "off", "SWITCHBOARD_SQLITE_SYNC"),
+            ("SWITCHBOARD_EDITORS", "dana", "SWITCHBOARD_EDITORS"),
             (
                 "SWITCHBOARD_SUPPORT_CUSTOMERS",
                 "C1",

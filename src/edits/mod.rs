@@ -7,29 +7,75 @@
 pub mod form;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::config::EditsConfig;
 use crate::db;
 use crate::inbox::NotRecorded;
 use crate::ingest::{IngestOutcome, Ingestor};
+use crate::principal::{self, Principal};
 use crate::runs::RunEnv;
 use crate::runs::notify::tell;
 use crate::slack::client::object;
 use crate::slack::interactions::Interaction;
 use crate::trigger::{Activity, InboundEvent};
 
-/// Takes the shortcut and its form.
+/// How long asking Slack whether someone is an editor may take: the answer to Slack
+/// waits for it.
+const CHECK_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// Takes the shortcut and its form, and says who may edit.
 #[derive(Debug, Clone)]
 pub struct EditDesk {
     env: Arc<RunEnv>,
     ingestor: Ingestor,
+    config: EditsConfig,
 }
 
 impl EditDesk {
     /// A desk that hands edits to `ingestor`.
-    pub fn new(env: Arc<RunEnv>, ingestor: Ingestor) -> Self {
-        Self { env, ingestor }
+    pub fn new(env: Arc<RunEnv>, ingestor: Ingestor, config: EditsConfig) -> Self {
+        Self {
+            env,
+            ingestor,
+            config,
+        }
+    }
+
+    /// Whether `user` may edit conversations: anyone who may post in a support
+    /// channel's thread, unless `SWITCHBOARD_EDITORS` names who may; otherwise what to
+    /// tell them.
+    pub async fn may_edit(&self, user: &str) -> Result<(), String> {
+        let editors = &self.config.editors;
+        if editors.is_empty() || editors.contains(&Principal::User(user.to_owned())) {
+            return Ok(());
+        }
+        let members = principal::members(&self.env.slack, &self.env.groups, editors);
+        match tokio::time::timeout(CHECK_DEADLINE, members).await {
+            Ok(Ok(members)) if members.iter().any(|m| m == user) => Ok(()),
+            Ok(Ok(_)) => Err("You may not edit conversations: ask an admin to add you to `SWITCHBOARD_EDITORS`.".into()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not check who may edit conversations");
+                Err("switchboard could not check your permissions with Slack; try again in a moment.".into())
+            }
+            Err(_) => Err("switchboard could not check your permissions with Slack in time; try again in a moment.".into()),
+        }
+    }
+
+    /// Turns an edit by someone who may not edit into an event that changes nothing;
+    /// returns what to tell them.
+    pub async fn screen(&self, event: &mut InboundEvent) -> Option<String> {
+        let Activity::Edit { user, .. } = &event.activity else {
+            return None;
+        };
+        let refusal = self.may_edit(user).await.err()?;
+        tracing::info!(user = %user, "edit refused");
+        event.activity = Activity::Ignored {
+            event_type: "edit refused".into(),
+        };
+        Some(refusal)
     }
 
     /// Whether `interaction` is the shortcut or a submission of its form.
@@ -67,6 +113,11 @@ impl EditDesk {
                 values,
                 ..
             } => {
+                if let Err(refusal) = self.may_edit(&user).await {
+                    return Ok(Some(
+                        json!({ "response_action": "errors", "errors": { "status": refusal } }),
+                    ));
+                }
                 let Some(target) = form::Target::decode(&private_metadata) else {
                     return Ok(Some(
                         json!({ "response_action": "errors", "errors": { "status": "This form is out of date: close it and use the shortcut again." } }),
@@ -126,6 +177,9 @@ impl EditDesk {
     }
 
     async fn open(&self, user: &str, trigger_id: &str, channel: &str, thread_ts: &str) {
+        if let Err(refusal) = self.may_edit(user).await {
+            return tell(&self.env, user, Some(channel), None, &refusal).await;
+        }
         let found = match self.env.db.reader().acquire().await {
             Ok(mut conn) => db::conversations::find_by_message(&mut conn, channel, thread_ts).await,
             Err(e) => Err(e),

@@ -196,15 +196,22 @@ impl ManualDesk {
     /// Answers a command typed to the bot, privately in its thread, once its event is
     /// recorded as `outcome`. It runs after the event is acknowledged: running an
     /// automation checks permissions, which may take Slack calls.
-    pub fn spawn_message_command(&self, command: MessageCommand, outcome: &IngestOutcome) {
+    /// `refused` says why an edit was not allowed.
+    pub fn spawn_message_command(
+        &self,
+        command: MessageCommand,
+        outcome: &IngestOutcome,
+        refused: Option<String>,
+    ) {
         let desk = self.clone();
         let outcome = outcome.clone();
         tokio::spawn(async move {
             tracing::info!(user = %command.user, channel = %command.channel, "command in a message");
             tracing::debug!(text = %command.text, "command text");
-            let answer = match command.edit() {
-                Some(edit) => edited(&command, edit, &outcome),
-                None => desk.message_answer(&command).await,
+            let answer = match (command.edit(), refused) {
+                (Some(_), Some(refused)) => Err(UserError(refused)),
+                (Some(edit), None) => edited(&command, edit, &outcome),
+                (None, _) => desk.message_answer(&command).await,
             };
             let text = answer.unwrap_or_else(|e| format!(":warning: {e}"));
             let (channel, thread) = (Some(command.channel.as_str()), Some(command.thread()));

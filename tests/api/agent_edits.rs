@@ -9,7 +9,7 @@ use serde_json::Value;
 use switchboard::db;
 
 use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
-use crate::helpers::fake_slack::BOT_USER;
+use crate::helpers::fake_slack::{BOT_USER, IT_MANAGERS};
 use crate::helpers::interactions::{message_shortcut, submitted};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
@@ -219,6 +219,29 @@ on_both_backends! {
         assert_eq!(history(&app, id).await.len(), changes);
         assert_eq!(app.runs().await.len(), 1);
         assert!(app.slack.violations().is_empty(), "{:?}", app.slack.violations());
+        app.shutdown().await;
+    }
+
+    async fn only_the_configured_editors_may_edit(backend: Backend) {
+        let app = app(backend).env("SWITCHBOARD_EDITORS", "@it-managers").spawn().await;
+        let id = open(&app).await;
+        command(&app, 1, AGENT, "resolve").await;
+        let said = answer(&app, AGENT, 1).await;
+        assert!(said.contains("You may not edit conversations") && said.contains("SWITCHBOARD_EDITORS"), "{said}");
+        let mut shortcut = message_shortcut(AGENT, SUPPORT_CHANNEL, THREAD);
+        shortcut["callback_id"] = "switchboard_edit".into();
+        assert_eq!(app.post_interaction(&shortcut).await.status().as_u16(), 200);
+        let deadline = Instant::now() + WAIT;
+        while app.slack.calls_to("chat.postEphemeral").len() < 2 {
+            assert!(Instant::now() < deadline, "the refusal of the form was not told");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(app.slack.calls_to("views.open").is_empty(), "no form for someone who may not edit");
+        assert!(history(&app, id).await.is_empty());
+
+        command(&app, 2, IT_MANAGERS[0], "resolve").await;
+        assert!(answer(&app, IT_MANAGERS[0], 1).await.starts_with(":white_check_mark:"));
+        assert_eq!(history(&app, id).await, [("status".into(), "\"resolved\"".into(), Some(IT_MANAGERS[0].into()))]);
         app.shutdown().await;
     }
 }
