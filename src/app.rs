@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::dispatch::Slots;
 use crate::edits::EditDesk;
+use crate::home::HomeDesk;
 use crate::http::{self, AppState};
 use crate::inbox::SlackInbox;
 use crate::ingest::{IngestContext, Ingestor};
@@ -149,11 +150,13 @@ impl App {
             leases: LeaseBook::default(),
         });
 
+        let manual = ManualDesk::new(env.clone(), config.manual.clone());
         let inbox = SlackInbox::new(
             ingestor.clone(),
             ApprovalDesk::new(env.clone()),
-            ManualDesk::new(env.clone(), config.manual.clone()),
+            manual.clone(),
             EditDesk::new(env.clone(), ingestor, config.edits.clone()),
+            HomeDesk::new(env.clone(), manual),
         );
         if let Some(socket) = &config.slack.socket {
             let door = SocketMode::check(&config.slack, socket.clone(), inbox.clone()).await?;

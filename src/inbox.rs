@@ -6,13 +6,17 @@
 
 use serde_json::{Value, json};
 
+use crate::approvals::blocks;
 use crate::approvals::desk::ApprovalDesk;
 use crate::edits::EditDesk;
+use crate::home::HomeDesk;
 use crate::ingest::{IngestOutcome, Ingestor};
+use crate::manual::home::HOME_RUN;
 use crate::manual::{ManualDesk, modal};
 use crate::slack::commands::SlashCommand;
 use crate::slack::events::EventsPayload;
 use crate::slack::interactions::Interaction;
+use crate::trigger::Activity;
 
 /// The delivery was not recorded (the database did not commit it); the door must not
 /// acknowledge it, so that Slack delivers it again.
@@ -27,6 +31,7 @@ pub struct SlackInbox {
     approvals: ApprovalDesk,
     manual: ManualDesk,
     edits: EditDesk,
+    home: HomeDesk,
 }
 
 impl SlackInbox {
@@ -36,12 +41,14 @@ impl SlackInbox {
         approvals: ApprovalDesk,
         manual: ManualDesk,
         edits: EditDesk,
+        home: HomeDesk,
     ) -> Self {
         Self {
             ingestor,
             approvals,
             manual,
             edits,
+            home,
         }
     }
 
@@ -56,6 +63,10 @@ impl SlackInbox {
             EventsPayload::Event(mut event) => {
                 let command = self.manual.take_message_command(&mut event);
                 let refused = self.edits.screen(&mut event).await;
+                let home = match &event.activity {
+                    Activity::HomeOpened { user } => Some(user.clone()),
+                    _ => None,
+                };
                 let outcome = self
                     .ingestor
                     .ingest(event)
@@ -67,6 +78,9 @@ impl SlackInbox {
                 {
                     self.manual
                         .spawn_message_command(command, &outcome, refused);
+                }
+                if let Some(user) = home.filter(|_| !matches!(outcome, IngestOutcome::Duplicate)) {
+                    self.home.refresh(&user);
                 }
                 Ok(json!({ "ok": true }))
             }
@@ -97,14 +111,31 @@ impl SlackInbox {
         let manual = match &interaction {
             Interaction::MessageShortcut { callback_id, .. } => callback_id == modal::SHORTCUT,
             Interaction::Submission { callback_id, .. } => modal::is_manual(callback_id),
+            Interaction::Button { action_id, .. } => action_id == HOME_RUN,
             _ => false,
         };
-        if manual {
+        // A decision or a run started from the Home tab shows there.
+        let refresh = match &interaction {
+            Interaction::Button {
+                action_id, user, ..
+            } if [blocks::APPROVE, blocks::DENY, HOME_RUN].contains(&action_id.as_str()) => {
+                Some(user.clone())
+            }
+            Interaction::Submission {
+                callback_id, user, ..
+            } if callback_id == blocks::REASON_DIALOG => Some(user.clone()),
+            _ => None,
+        };
+        let answer = if manual {
             self.manual.handle(interaction).await
         } else {
             self.approvals.handle(interaction).await
         }
-        .map_err(|e| NotRecorded(format!("{e:#}")))
+        .map_err(|e| NotRecorded(format!("{e:#}")))?;
+        if let Some(user) = refresh {
+            self.home.refresh(&user);
+        }
+        Ok(answer)
     }
 
     /// Takes `/switchboard …`; returns the ephemeral answer (a run is queued, or a form

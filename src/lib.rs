@@ -28,6 +28,8 @@ pub mod db;
 pub mod dispatch;
 /// Agents edit a conversation's fields from Slack: the "Edit conversation" form.
 pub mod edits;
+/// switchboard's Home tab in Slack, published for whoever opens it.
+pub mod home;
 /// Thin axum handlers: verify, decode, hand over, answer.
 pub mod http;
 /// Where Slack's deliveries go once a door (HTTP or Socket Mode) has vouched for them.

@@ -105,6 +105,11 @@ pub enum Activity {
         /// The change.
         patch: Box<crate::conversations::ConversationPatch>,
     },
+    /// Someone opened switchboard's Home tab in Slack: it is published for them.
+    HomeOpened {
+        /// Who.
+        user: String,
+    },
     /// A known envelope whose event switchboard does not act on.
     Ignored {
         /// Slack's event type, for the log.

@@ -432,3 +432,22 @@ pub async fn list(
         .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// The pending requests `user` may decide, oldest first.
+pub async fn pending_for(
+    pool: &AnyPool,
+    user: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<ApprovalRecord>> {
+    // `approvers` is a JSON list of user ids: a quoted id matches one whole entry.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM approvals WHERE status = 'pending' AND approvers LIKE $1
+         ORDER BY id LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(format!("%\"{user}\"%"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(from_row).collect()
+}

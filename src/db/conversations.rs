@@ -75,6 +75,21 @@ pub async fn find_by_message(
     Ok(found.resolve()?.into_values().next())
 }
 
+/// The open and pending conversations assigned to `user`, most recently changed first.
+pub async fn assigned_to(
+    tx: &mut dyn Tx,
+    user: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Conversation>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM conversations c
+         WHERE c.assignee = $1 AND c.status IN ('open', 'pending')
+         ORDER BY c.updated_at DESC LIMIT $2"
+    );
+    let rows = tx.fetch_all(&sql, crate::args![user, limit]).await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Conversations by id.
 pub async fn get_many(tx: &mut dyn Tx, ids: &[i64]) -> sqlx::Result<HashMap<i64, Conversation>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE c.id IN ({{}})");

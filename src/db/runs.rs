@@ -76,7 +76,7 @@ pub async fn insert_many(
     runs: &[NewRun<'_>],
     now_ms: i64,
 ) -> sqlx::Result<Later<Vec<Option<i64>>>> {
-    let mut rows = Vec::with_capacity(runs.len() * 15);
+    let mut rows = Vec::with_capacity(runs.len() * 16);
     for run in runs {
         let trigger_json =
             serde_json::to_string(run.trigger).map_err(|e| sqlx::Error::Encode(e.into()))?;
@@ -100,18 +100,19 @@ pub async fn insert_many(
             owner,
             until,
             started,
+            run.trigger.actor.as_deref(),
         ]);
     }
     let inserted = tx
         .expand_deferred_fetch(
             "INSERT INTO runs (automation_id, automation_version, event_id, trigger_kind, trigger_json,
                  conversation_id, depth, status, attempt, run_after, created_at, lane, lease_owner,
-                 lease_expires_at, started_at)
+                 lease_expires_at, started_at, actor)
              VALUES {}
              ON CONFLICT (event_id, automation_id) DO NOTHING
              RETURNING id, event_id, automation_id",
             vec![],
-            Shape::Rows(15),
+            Shape::Rows(16),
             rows,
         )
         .await?;
@@ -563,6 +564,35 @@ pub async fn list(pool: &AnyPool, q: &RunQuery) -> sqlx::Result<Vec<RunRecord>> 
         .bind(&q.status)
         .bind(&q.automation_id)
         .bind(q.limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// The latest `limit` runs `actor` caused, newest first.
+pub async fn by_actor(pool: &AnyPool, actor: &str, limit: i64) -> sqlx::Result<Vec<RunRecord>> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE actor = $1 ORDER BY id DESC LIMIT $2");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(actor)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// The latest `limit` runs that failed since `since_ms`, newest first.
+pub async fn failed_since(
+    pool: &AnyPool,
+    since_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RunRecord>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'failed' AND finished_at >= $1
+         ORDER BY id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(since_ms)
+        .bind(limit)
         .fetch_all(pool)
         .await?;
     rows.iter().map(run_from_row).collect()

@@ -225,6 +225,7 @@ fn classify<'a>(ctx: &IngestContext, event: &'a InboundEvent) -> Step<'a> {
             channel, thread_ts, ..
         } => Step::Edits(channel, thread_ts),
         Activity::BotMessage { .. } => Step::Done(IngestOutcome::Ignored("bot message")),
+        Activity::HomeOpened { .. } => Step::Done(IngestOutcome::Ignored("Home tab opened")),
         Activity::Ignored { .. } => Step::Done(IngestOutcome::Ignored("event type not used")),
     }
 }
@@ -365,6 +366,7 @@ pub fn activity_name(activity: &Activity) -> &'static str {
         Activity::ReactionAdded { .. } => "reaction_added",
         Activity::UserJoined(_) => "team_join",
         Activity::Edit { .. } => "edit",
+        Activity::HomeOpened { .. } => "app_home_opened",
         Activity::Ignored { .. } => "ignored",
     }
 }

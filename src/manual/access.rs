@@ -48,6 +48,20 @@ impl ManualDesk {
         }
     }
 
+    /// Whether `user` is one of the admins who may run every manual automation.
+    pub(super) async fn admin(&self, user: &str) -> Result<bool, UserError> {
+        let mut access = Access::new(self, user);
+        if self.config.admins.is_empty() {
+            return access.workspace_admin().await;
+        }
+        for admin in &self.config.admins {
+            if access.includes(admin).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(super) async fn check_allowed(
         &self,
         user: &str,

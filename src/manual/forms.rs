@@ -12,7 +12,8 @@ use crate::slack::client::object;
 use crate::slack::interactions::Interaction;
 
 impl ManualDesk {
-    /// Handles the message shortcut and the submissions of the picker and the form.
+    /// Handles the message shortcut, the Home tab's Run buttons and the submissions of
+    /// the picker and the form.
     pub async fn handle(&self, interaction: Interaction) -> anyhow::Result<Option<Value>> {
         match interaction {
             Interaction::MessageShortcut {
@@ -48,6 +49,20 @@ impl ManualDesk {
                     _ => self.submitted(&user, origin, &values).await,
                 };
                 Ok(answer)
+            }
+            Interaction::Button {
+                action_id,
+                value,
+                user,
+                trigger_id,
+                ..
+            } if action_id == super::home::HOME_RUN => {
+                // Answered at once; the form opens after (the trigger id lives 3 s).
+                let desk = self.clone();
+                tokio::spawn(async move {
+                    desk.home_run(&user, trigger_id.as_deref(), &value).await;
+                });
+                Ok(None)
             }
             _ => Ok(None),
         }

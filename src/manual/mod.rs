@@ -11,6 +11,7 @@
 
 mod access;
 mod forms;
+pub mod home;
 pub mod inputs;
 pub mod message;
 pub mod modal;

@@ -174,6 +174,17 @@ fn decode_activity(event: &Value) -> Result<Activity, DecodeError> {
                 }),
             }
         }
+        "app_home_opened" => {
+            let text = |k: &str| event.get(k).and_then(Value::as_str).unwrap_or_default();
+            match (text("tab"), text("user")) {
+                ("home", user) if !user.is_empty() => Ok(Activity::HomeOpened {
+                    user: user.to_owned(),
+                }),
+                (tab, _) => Ok(Activity::Ignored {
+                    event_type: format!("app_home_opened/{tab}"),
+                }),
+            }
+        }
         "team_join" => {
             let j: TeamJoinEvent =
                 serde_json::from_value(event.clone()).map_err(parse("team_join"))?;

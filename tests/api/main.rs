@@ -4,6 +4,7 @@
 mod helpers;
 
 mod agent_edits;
+mod app_home;
 mod approvals;
 mod check;
 mod conversations;
