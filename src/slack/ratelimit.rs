@@ -39,7 +39,8 @@ const POST_PER_CHANNEL: Limit = Limit {
 pub fn limit_for(method: &str) -> Limit {
     match method {
         "chat.postMessage" => POST_PER_CHANNEL,
-        "auth.test" | "users.info" | "chat.getPermalink" | "conversations.info" => TIER_4,
+        "auth.test" | "users.info" | "chat.getPermalink" | "conversations.info"
+        | "views.publish" => TIER_4,
         "usergroups.list" | "usergroups.users.list" | "conversations.list" | "users.list" => TIER_2,
         _ => TIER_3,
     }

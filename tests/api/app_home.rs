@@ -20,7 +20,7 @@ const THREAD: &str = "1700000000.000100";
 
 async fn start(backend: crate::helpers::Backend) -> TestApp {
     app(backend)
-        .automation("greet", GREET)
+        .automation("greet", crate::manual::GREET)
         .automation("laptop", crate::manual::LAPTOP)
         .file("laptop.ts", crate::manual::LAPTOP_TS)
         .automation("reset", &crate::approvals::automation(""))
@@ -28,17 +28,6 @@ async fn start(backend: crate::helpers::Backend) -> TestApp {
         .spawn()
         .await
 }
-
-const GREET: &str = r#"name = "Greet"
-description = "Says hello in #greetings"
-[trigger]
-type = "manual"
-allowed = ["@it-managers"]
-[[actions]]
-type = "post"
-channel = "C0GREET001"
-text = "hello from {{actor}}"
-"#;
 
 /// `user` opens the Home tab (event `n`); returns the view then published for them.
 async fn open_home(app: &TestApp, n: usize, user: &str) -> Value {

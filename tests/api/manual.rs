@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(20);
 const ADMIN: &str = "U0ADMIN001";
 const THREAD: &str = "1700000000.000100";
 
-const GREET: &str = r#"name = "Greet"
+pub(crate) const GREET: &str = r#"name = "Greet"
 description = "Says hello in #greetings"
 [trigger]
 type = "manual"
