@@ -148,6 +148,7 @@ impl App {
             journal,
             leasing,
             leases: LeaseBook::default(),
+            ended: tokio::sync::broadcast::channel(1024).0,
         });
 
         let manual = ManualDesk::new(env.clone(), config.manual.clone());
@@ -156,7 +157,7 @@ impl App {
             ApprovalDesk::new(env.clone()),
             manual.clone(),
             EditDesk::new(env.clone(), ingestor, config.edits.clone()),
-            HomeDesk::new(env.clone(), manual),
+            HomeDesk::start(env.clone(), manual, stop.clone()),
         );
         if let Some(socket) = &config.slack.socket {
             let door = SocketMode::check(&config.slack, socket.clone(), inbox.clone()).await?;

@@ -80,7 +80,7 @@ impl SlackInbox {
                         .spawn_message_command(command, &outcome, refused);
                 }
                 if let Some(user) = home.filter(|_| !matches!(outcome, IngestOutcome::Duplicate)) {
-                    self.home.refresh(&user);
+                    self.home.opened(&user);
                 }
                 Ok(json!({ "ok": true }))
             }

@@ -2,8 +2,9 @@
 //! after they decide a request or start a run from it, the tab is published for them
 //! (`views.publish`) with what they may run, what waits for their decision, what is
 //! assigned to them and how their last runs went; admins also see the day's failures.
-//! Publishing is coalesced per person: a burst of reasons to refresh publishes at most
-//! one more time after the one in flight.
+//! A person who opened the tab in the last hour also sees it republished when one of
+//! their runs ends. Publishing is coalesced per person: a burst of reasons to refresh
+//! publishes at most one more time after the one in flight.
 
 pub mod view;
 
@@ -11,12 +12,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use crate::db;
 use crate::manual::ManualDesk;
 use crate::runs::RunEnv;
 use crate::slack::client::object;
 use view::{HomeData, ListedRun, MAX_LISTED};
+
+/// How long after opening the tab a person's runs' ends still republish it: runs that
+/// end while nobody looks publish nothing (`views.publish` is rate limited).
+const VIEWER_WINDOW_MS: i64 = 3600 * 1000;
 
 /// How far back the admins' list of failures goes.
 const FAILED_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -28,16 +35,60 @@ pub struct HomeDesk {
     manual: ManualDesk,
     /// People whose tab is being published: `true` if it must be published again.
     publishing: Arc<Mutex<HashMap<String, bool>>>,
+    /// People who opened their tab, and when: their tab follows their runs' ends.
+    viewers: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl HomeDesk {
-    /// A desk over the run queue's environment.
-    pub fn new(env: Arc<RunEnv>, manual: ManualDesk) -> Self {
-        Self {
+    /// A desk over the run queue's environment, which republishes the tab of a viewer
+    /// whose run ends.
+    pub fn start(env: Arc<RunEnv>, manual: ManualDesk, stop: CancellationToken) -> Self {
+        let desk = Self {
             env,
             manual,
             publishing: Arc::default(),
-        }
+            viewers: Arc::default(),
+        };
+        let mut ended = desk.env.ended.subscribe();
+        let listener = desk.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    () = stop.cancelled() => return,
+                    next = ended.recv() => next,
+                };
+                match next {
+                    Ok(user) => {
+                        if listener.is_viewer(&user) {
+                            listener.refresh(&user);
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "Home tab missed some run ends")
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        desk
+    }
+
+    /// Whether `user` opened their tab recently enough for it to be kept fresh.
+    fn is_viewer(&self, user: &str) -> bool {
+        let now = self.env.clock.now_ms();
+        let mut viewers = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
+        viewers.retain(|_, opened| now - *opened < VIEWER_WINDOW_MS);
+        viewers.contains_key(user)
+    }
+
+    /// `user` opened their tab: publish it, and keep it fresh for a while.
+    pub fn opened(&self, user: &str) {
+        let now = self.env.clock.now_ms();
+        self.viewers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.to_owned(), now);
+        self.refresh(user);
     }
 
     /// Publishes `user`'s tab soon (in the background).

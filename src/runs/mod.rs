@@ -95,6 +95,8 @@ pub struct RunEnv {
     pub leasing: Lane<Leases>,
     /// The runs this process's workers hold.
     pub leases: LeaseBook,
+    /// Whose runs ended (the trigger's actor), as they end: the Home tab listens.
+    pub ended: tokio::sync::broadcast::Sender<String>,
 }
 
 /// How long shutdown waits for runs in flight before putting them back in the queue.

@@ -39,9 +39,13 @@ pub async fn tell(
     }
 }
 
-/// After a run's final state is committed: a manual run started from Slack tells its
-/// starter how it ended.
+/// After a run's final state is committed: whoever listens learns whose run ended
+/// (nobody listening is fine), and a manual run started from Slack tells its starter
+/// how it ended.
 pub async fn run_finished(env: &RunEnv, run: &ClaimedRun, status: RunStatus, error: Option<&str>) {
+    if let Some(actor) = &run.trigger.actor {
+        let _ = env.ended.send(actor.clone());
+    }
     let TriggerEvent::Manual {
         user,
         reply_to: Some(channel),
