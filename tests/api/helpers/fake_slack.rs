@@ -351,6 +351,7 @@ fn missing_argument(
             Some("one of text, blocks, attachments".into())
         }
         "views.open" => view_problem(args.get("view")),
+        "views.publish" => home_problem(args.get("view")),
         _ => None,
     }
 }
@@ -386,6 +387,23 @@ fn view_problem(view: Option<&Value>) -> Option<String> {
         return Some("view.submit (required with input blocks)".into());
     }
     None
+}
+
+/// What Slack would refuse in a Home tab: https://api.slack.com/reference/surfaces/views
+fn home_problem(view: Option<&Value>) -> Option<String> {
+    let view = match view {
+        Some(Value::String(text)) => serde_json::from_str::<Value>(text).ok()?,
+        Some(v) => v.clone(),
+        None => return Some("view".into()),
+    };
+    if view.get("type").and_then(Value::as_str) != Some("home") {
+        return Some("view.type (home)".into());
+    }
+    let blocks = view.get("blocks").and_then(Value::as_array);
+    match blocks {
+        Some(blocks) if blocks.len() <= 100 => None,
+        _ => Some("view.blocks (at most 100)".into()),
+    }
 }
 
 fn ok_false(error: &str) -> Response {
