@@ -1,9 +1,15 @@
 //! The Block Kit of approvals: the request with its buttons, the request once decided
 //! (buttons gone, who decided what and when), and the reason dialog.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use slack_morphism::blocks::{
+    SlackActionBlockElement, SlackActionsBlock, SlackBlock, SlackBlockButtonElement,
+    SlackBlockButtonStyle, SlackBlockPlainTextInputElement, SlackInputBlock, SlackModalView,
+    SlackView,
+};
 
 use crate::db::approvals::{ApprovalRecord, Vote};
+use crate::slack::kit::{self, plain, section};
 
 /// `action_id` of the Approve button.
 pub const APPROVE: &str = "switchboard_approve";
@@ -20,7 +26,7 @@ fn when(ms: i64) -> String {
     format!("<!date^{secs}^{{date_short_pretty}} at {{time}}|{fallback}>")
 }
 
-fn context(record: &ApprovalRecord) -> Value {
+fn context(record: &ApprovalRecord) -> SlackBlock {
     let mut parts = Vec::new();
     if let Some(r) = &record.requester {
         parts.push(format!("Requested by <@{r}>"));
@@ -31,10 +37,10 @@ fn context(record: &ApprovalRecord) -> Value {
     if record.quorum > 1 {
         parts.push(format!("needs {} approvals", record.quorum));
     }
-    json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": parts.join(" · ") }] })
+    kit::context(&parts.join(" · "))
 }
 
-fn votes_line(votes: &[Vote]) -> Option<Value> {
+fn votes_line(votes: &[Vote]) -> Option<SlackBlock> {
     if votes.is_empty() {
         return None;
     }
@@ -58,14 +64,8 @@ fn votes_line(votes: &[Vote]) -> Option<Value> {
     Some(section(&text))
 }
 
-/// Section texts are limited to 3000 characters.
-fn section(text: &str) -> Value {
-    let text: String = text.chars().take(3000).collect();
-    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
-}
-
 /// The title (mrkdwn, so mentions render), the details and the context line.
-fn head(record: &ApprovalRecord) -> Vec<Value> {
+fn head(record: &ApprovalRecord) -> Vec<SlackBlock> {
     vec![
         section(&format!(":raised_hand: *{}*", record.title)),
         section(&record.body),
@@ -73,24 +73,42 @@ fn head(record: &ApprovalRecord) -> Vec<Value> {
     ]
 }
 
-/// The open request: text, votes so far, and the buttons.
-pub fn request(record: &ApprovalRecord, votes: &[Vote]) -> (String, Value) {
+fn button(
+    action_id: &str,
+    label: &str,
+    style: SlackBlockButtonStyle,
+    value: &str,
+) -> SlackActionBlockElement {
+    SlackActionBlockElement::Button(
+        SlackBlockButtonElement::new(plain(label, 75))
+            .with_action_id(action_id.into())
+            .with_value(value.to_owned())
+            .with_style(style),
+    )
+}
+
+/// The open request's blocks: text, votes so far, and the buttons (also shown on the
+/// Home tab).
+pub fn request_blocks(record: &ApprovalRecord, votes: &[Vote]) -> Vec<SlackBlock> {
     let mut blocks = head(record);
     blocks.extend(votes_line(votes));
     let value = record.id.to_string();
-    blocks.push(json!({
-        "type": "actions",
-        "block_id": "switchboard_approval",
-        "elements": [
-            { "type": "button", "action_id": APPROVE, "style": "primary", "value": value,
-              "text": { "type": "plain_text", "text": "Approve" } },
-            { "type": "button", "action_id": DENY, "style": "danger", "value": value,
-              "text": { "type": "plain_text", "text": "Deny" } }
-        ]
-    }));
+    blocks.push(
+        SlackActionsBlock::new(vec![
+            button(APPROVE, "Approve", SlackBlockButtonStyle::Primary, &value),
+            button(DENY, "Deny", SlackBlockButtonStyle::Danger, &value),
+        ])
+        .with_block_id("switchboard_approval".into())
+        .into(),
+    );
+    blocks
+}
+
+/// The open request: its text and blocks.
+pub fn request(record: &ApprovalRecord, votes: &[Vote]) -> (String, Value) {
     (
         format!("Approval needed: {}", record.title),
-        Value::Array(blocks),
+        kit::json(&request_blocks(record, votes)),
     )
 }
 
@@ -117,31 +135,35 @@ pub fn decided(record: &ApprovalRecord, votes: &[Vote]) -> (String, Value) {
     blocks.extend(votes_line(votes));
     let line = outcome(record);
     blocks.push(section(&line));
-    (format!("{}: {line}", record.title), Value::Array(blocks))
+    (format!("{}: {line}", record.title), kit::json(&blocks))
 }
 
 /// The dialog asking for a reason before the decision counts.
 pub fn reason_dialog(record: &ApprovalRecord, approve: bool) -> Value {
     let verb = if approve { "Approve" } else { "Deny" };
     let required = record.reason_mode == "required";
-    json!({
-        "type": "modal",
-        "callback_id": REASON_DIALOG,
-        "private_metadata": format!("{}:{}", record.id, if approve { "approve" } else { "deny" }),
-        "title": { "type": "plain_text", "text": format!("{verb} request") },
-        "submit": { "type": "plain_text", "text": verb },
-        "close": { "type": "plain_text", "text": "Cancel" },
-        "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*", record.title) } },
-            {
-                "type": "input",
-                "block_id": REASON_INPUT,
-                "optional": !required,
-                "label": { "type": "plain_text", "text": "Reason" },
-                "element": { "type": "plain_text_input", "action_id": REASON_INPUT, "multiline": true }
-            }
-        ]
-    })
+    let reason = SlackInputBlock::new(
+        plain("Reason", 2000),
+        SlackBlockPlainTextInputElement::new()
+            .with_action_id(REASON_INPUT.into())
+            .with_multiline(true)
+            .into(),
+    )
+    .with_block_id(REASON_INPUT.into())
+    .with_optional(!required);
+    let view = SlackModalView::new(
+        plain(&format!("{verb} request"), 24),
+        vec![section(&format!("*{}*", record.title)), reason.into()],
+    )
+    .with_callback_id(REASON_DIALOG.into())
+    .with_private_metadata(format!(
+        "{}:{}",
+        record.id,
+        if approve { "approve" } else { "deny" }
+    ))
+    .with_submit(plain(verb, 24))
+    .with_close(plain("Cancel", 24));
+    kit::json(&SlackView::Modal(view))
 }
 
 /// The reminder posted under a request.

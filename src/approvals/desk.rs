@@ -308,5 +308,5 @@ fn refusal(verdict: &Verdict, record: Option<&ApprovalRecord>) -> String {
 }
 
 fn reason_error(message: &str) -> Value {
-    json!({ "response_action": "errors", "errors": { blocks::REASON_INPUT: message } })
+    crate::slack::kit::form_errors([(blocks::REASON_INPUT.to_owned(), message.to_owned())])
 }

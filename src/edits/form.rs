@@ -4,9 +4,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use slack_morphism::blocks::{
+    SlackBlock, SlackBlockChoiceItem, SlackBlockPlainTextInputElement,
+    SlackBlockStaticSelectElement, SlackBlockUsersSelectElement, SlackInputBlock,
+    SlackInputBlockElement, SlackModalView, SlackView,
+};
 
 use crate::conversations::{Conversation, ConversationPatch, Priority, Status};
+use crate::slack::kit::{self, plain};
 
 /// `callback_id` of the message shortcut, as in `manifest.yml`.
 pub const SHORTCUT: &str = "switchboard_edit";
@@ -49,54 +55,74 @@ impl Target {
     }
 }
 
-fn plain(text: &str) -> Value {
-    json!({ "type": "plain_text", "text": text })
+fn input(block: &str, label: &str, element: SlackInputBlockElement) -> SlackInputBlock {
+    SlackInputBlock::new(plain(label, 2000), element).with_block_id(block.into())
 }
 
-fn select(block: &str, label: &str, names: &[&str], current: &str) -> Value {
-    let option = |name: &&str| json!({ "text": plain(name), "value": name });
+fn select(block: &str, label: &str, names: &[&str], current: &str) -> SlackBlock {
+    let option = |name: &str| SlackBlockChoiceItem::new(plain(name, 75), name.to_owned());
     let current = names.iter().find(|n| **n == current).unwrap_or(&names[0]);
-    json!({
-        "type": "input", "block_id": block, "label": plain(label),
-        "element": {
-            "type": "static_select", "action_id": block,
-            "options": names.iter().map(option).collect::<Vec<_>>(),
-            "initial_option": option(current)
-        }
-    })
+    let element = SlackBlockStaticSelectElement::new()
+        .with_action_id(block.into())
+        .with_options(names.iter().map(|n| option(n)).collect())
+        .with_initial_option(option(current));
+    input(block, label, element.into()).into()
+}
+
+fn text_input(block: &str, initial: String) -> SlackBlockPlainTextInputElement {
+    SlackBlockPlainTextInputElement::new()
+        .with_action_id(block.into())
+        .with_initial_value(initial)
 }
 
 /// The form, filled with `conversation`'s fields.
 pub fn view(conversation: &Conversation) -> Value {
-    let mut assignee =
-        json!({ "type": "users_select", "action_id": ASSIGNEE, "placeholder": plain("Nobody") });
-    if let Some(user) = &conversation.assignee {
-        assignee["initial_user"] = json!(user);
-    }
+    let mut assignee = SlackBlockUsersSelectElement::new()
+        .with_action_id(ASSIGNEE.into())
+        .with_placeholder(plain("Nobody", 150));
+    assignee.initial_user = conversation.assignee.clone();
     let title: String = conversation.title.chars().take(150).collect();
-    json!({
-        "type": "modal",
-        "callback_id": FORM,
-        "private_metadata": serde_json::to_string(&Target::of(conversation)).unwrap_or_default(),
-        "title": plain(&format!("Conversation #{}", conversation.id).chars().take(24).collect::<String>()),
-        "submit": plain("Save"),
-        "close": plain("Cancel"),
-        "blocks": [
-            { "type": "context", "elements": [{ "type": "mrkdwn", "text": format!("*{title}* · <{}|thread>", conversation.permalink) }] },
-            select(STATUS, "Status", Status::NAMES, conversation.status.as_str()),
-            select(PRIORITY, "Priority", Priority::NAMES, conversation.priority.as_str()),
-            {
-                "type": "input", "block_id": TICKET_TYPE, "label": plain("Type"),
-                "element": { "type": "plain_text_input", "action_id": TICKET_TYPE, "initial_value": conversation.ticket_type }
-            },
-            { "type": "input", "block_id": ASSIGNEE, "optional": true, "label": plain("Assignee"), "element": assignee },
-            {
-                "type": "input", "block_id": TAGS, "optional": true, "label": plain("Tags"),
-                "hint": plain("Separated by commas or spaces"),
-                "element": { "type": "plain_text_input", "action_id": TAGS, "initial_value": conversation.tags.join(", ") }
-            }
-        ]
-    })
+    let blocks = vec![
+        kit::context(&format!("*{title}* · <{}|thread>", conversation.permalink)),
+        select(
+            STATUS,
+            "Status",
+            Status::NAMES,
+            conversation.status.as_str(),
+        ),
+        select(
+            PRIORITY,
+            "Priority",
+            Priority::NAMES,
+            conversation.priority.as_str(),
+        ),
+        input(
+            TICKET_TYPE,
+            "Type",
+            text_input(TICKET_TYPE, conversation.ticket_type.clone()).into(),
+        )
+        .into(),
+        input(ASSIGNEE, "Assignee", assignee.into())
+            .with_optional(true)
+            .into(),
+        input(
+            TAGS,
+            "Tags",
+            text_input(TAGS, conversation.tags.join(", ")).into(),
+        )
+        .with_optional(true)
+        .with_hint(plain("Separated by commas or spaces", 2000))
+        .into(),
+    ];
+    let view = SlackModalView::new(
+        plain(&format!("Conversation #{}", conversation.id), 24),
+        blocks,
+    )
+    .with_callback_id(FORM.into())
+    .with_private_metadata(serde_json::to_string(&Target::of(conversation)).unwrap_or_default())
+    .with_submit(plain("Save", 24))
+    .with_close(plain("Cancel", 24));
+    kit::json(&SlackView::Modal(view))
 }
 
 /// What a submission sets: every field of the form (an empty assignee unassigns, empty

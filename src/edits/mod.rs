@@ -20,6 +20,7 @@ use crate::runs::RunEnv;
 use crate::runs::notify::tell;
 use crate::slack::client::object;
 use crate::slack::interactions::Interaction;
+use crate::slack::kit;
 use crate::trigger::{Activity, InboundEvent};
 
 /// How long asking Slack whether someone is an editor may take: the answer to Slack
@@ -114,21 +115,17 @@ impl EditDesk {
                 ..
             } => {
                 if let Err(refusal) = self.may_edit(&user).await {
-                    return Ok(Some(
-                        json!({ "response_action": "errors", "errors": { "status": refusal } }),
-                    ));
+                    return Ok(Some(status_error(refusal)));
                 }
                 let Some(target) = form::Target::decode(&private_metadata) else {
-                    return Ok(Some(
-                        json!({ "response_action": "errors", "errors": { "status": "This form is out of date: close it and use the shortcut again." } }),
-                    ));
+                    return Ok(Some(status_error(
+                        "This form is out of date: close it and use the shortcut again.".into(),
+                    )));
                 };
                 let patch = match form::submitted(&values) {
                     Ok(patch) => patch,
                     Err(problems) => {
-                        return Ok(Some(
-                            json!({ "response_action": "errors", "errors": problems }),
-                        ));
+                        return Ok(Some(kit::form_errors(problems)));
                     }
                 };
                 let event = InboundEvent {
@@ -203,4 +200,9 @@ impl EditDesk {
             tell(&self.env, user, Some(channel), None, &text).await;
         }
     }
+}
+
+/// A problem with the whole form, shown on its first field.
+fn status_error(message: String) -> Value {
+    kit::form_errors([("status".to_owned(), message)])
 }

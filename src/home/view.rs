@@ -3,13 +3,18 @@
 //! admins the runs that failed in the last day.
 //! <https://api.slack.com/surfaces/app-home>
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use slack_morphism::blocks::{
+    SlackBlock, SlackBlockButtonElement, SlackDividerBlock, SlackHeaderBlock, SlackHomeView,
+    SlackSectionBlock, SlackSectionBlockElement, SlackView,
+};
 
 use crate::approvals::blocks;
 use crate::conversations::Conversation;
 use crate::db::approvals::ApprovalRecord;
 use crate::db::runs::RunRecord;
 use crate::manual::home::HOME_RUN;
+use crate::slack::kit::{self, plain, section};
 
 /// A run as the tab lists it, with its page's link when there is a public URL.
 #[derive(Debug, Clone)]
@@ -39,17 +44,31 @@ pub struct HomeData {
     pub problem: Option<String>,
 }
 
-fn section(text: &str) -> Value {
-    let text: String = text.chars().take(3000).collect();
-    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+fn header(text: &str) -> SlackBlock {
+    SlackHeaderBlock::new(plain(text, 150)).into()
 }
 
-fn header(text: &str) -> Value {
-    json!({ "type": "header", "text": { "type": "plain_text", "text": text } })
+fn divider() -> SlackBlock {
+    SlackDividerBlock::new().into()
 }
 
-fn none(text: &str) -> Value {
-    json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": text }] })
+fn none(text: &str) -> SlackBlock {
+    kit::context(text)
+}
+
+/// A section with a Run button for automation `id`.
+fn runnable(id: &str, text: &str) -> SlackBlock {
+    let SlackBlock::Section(block) = section(text) else {
+        unreachable!("section() makes sections")
+    };
+    let run = SlackBlockButtonElement::new(plain("Run", 75))
+        .with_action_id(HOME_RUN.into())
+        .with_value(id.to_owned());
+    SlackSectionBlock {
+        accessory: Some(SlackSectionBlockElement::Button(run)),
+        ..block
+    }
+    .into()
 }
 
 fn status_icon(status: &str) -> &'static str {
@@ -103,25 +122,19 @@ pub fn view(data: &HomeData) -> Value {
             Some(d) => format!("*{name}*\n{d}"),
             None => format!("*{name}*"),
         };
-        let mut block = section(&text);
-        block["accessory"] = json!({
-            "type": "button", "action_id": HOME_RUN, "value": id,
-            "text": { "type": "plain_text", "text": "Run" }
-        });
-        out.push(block);
+        out.push(runnable(id, &text));
     }
 
-    out.push(json!({ "type": "divider" }));
+    out.push(divider());
     out.push(header("Waiting for your decision"));
     if data.approvals.is_empty() {
         out.push(none("Nothing is waiting for you."));
     }
     for record in data.approvals.iter().take(5) {
-        let (_, request) = blocks::request(record, &[]);
-        out.extend(request.as_array().cloned().unwrap_or_default());
+        out.extend(blocks::request_blocks(record, &[]));
     }
 
-    out.push(json!({ "type": "divider" }));
+    out.push(divider());
     out.push(header("Assigned to you"));
     if data.assigned.is_empty() {
         out.push(none("No open conversation is assigned to you."));
@@ -140,7 +153,7 @@ pub fn view(data: &HomeData) -> Value {
         out.push(section(&lines.join("\n")));
     }
 
-    out.push(json!({ "type": "divider" }));
+    out.push(divider());
     out.push(header("Your recent runs"));
     if data.runs.is_empty() {
         out.push(none("You have not started any run yet."));
@@ -149,7 +162,7 @@ pub fn view(data: &HomeData) -> Value {
     }
 
     if let Some(failed) = &data.failed {
-        out.push(json!({ "type": "divider" }));
+        out.push(divider());
         out.push(header("Failed in the last 24 hours"));
         if failed.is_empty() {
             out.push(none("No run failed."));
@@ -157,7 +170,7 @@ pub fn view(data: &HomeData) -> Value {
             out.push(section(&run_lines(failed)));
         }
     }
-    json!({ "type": "home", "blocks": out })
+    kit::json(&SlackView::Home(SlackHomeView::new(out)))
 }
 
 #[cfg(test)]

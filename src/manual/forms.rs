@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use slack_morphism::blocks::{SlackModalView, SlackView};
 
 use super::modal::{self, Origin};
 use super::{ManualDesk, inputs, start};
 use crate::automations::VersionedAutomation;
 use crate::slack::client::object;
 use crate::slack::interactions::Interaction;
+use crate::slack::kit;
 
 impl ManualDesk {
     /// Handles the message shortcut, the Home tab's Run buttons and the submissions of
@@ -125,7 +127,7 @@ impl ManualDesk {
         if self.has_inputs(&automation) {
             let rule = automation.automation.trigger.manual.as_ref()?;
             let view = modal::inputs_form(&automation.automation, &rule.inputs, &origin);
-            return Some(json!({ "response_action": "update", "view": view }));
+            return Some(kit::replace_form(view));
         }
         self.start_from_form(
             user,
@@ -207,7 +209,11 @@ impl ManualDesk {
         let Some(rule) = &automation.automation.trigger.manual else {
             return;
         };
-        let view = modal::inputs_form(&automation.automation, &rule.inputs, origin);
+        let view = kit::json(&modal::inputs_form(
+            &automation.automation,
+            &rule.inputs,
+            origin,
+        ));
         let desk = self.clone();
         let trigger_id = trigger_id.to_owned();
         // Slack's trigger ids live 3 seconds: open the form now, after the answer.
@@ -234,13 +240,10 @@ fn field_error(block: &str, message: &str) -> Value {
 /// Replaces the open form by one that says `message` (used when the form itself is
 /// stale, so there is no field to show an error on).
 fn close_with_error(message: &str) -> Value {
-    json!({
-        "response_action": "update",
-        "view": {
-            "type": "modal",
-            "title": { "type": "plain_text", "text": "switchboard" },
-            "close": { "type": "plain_text", "text": "Close" },
-            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": format!(":warning: {message}") } }]
-        }
-    })
+    let view = SlackModalView::new(
+        kit::plain("switchboard", 24),
+        vec![kit::section(&format!(":warning: {message}"))],
+    )
+    .with_close(kit::plain("Close", 24));
+    kit::replace_form(SlackView::Modal(view))
 }

@@ -2,10 +2,17 @@
 //! automation's inputs. Their `private_metadata` carries where the run was asked for.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use slack_morphism::blocks::{
+    SlackBlock, SlackBlockChannelsSelectElement, SlackBlockChoiceItem, SlackBlockDatePickerElement,
+    SlackBlockNumberInputElement, SlackBlockPlainTextInputElement, SlackBlockStaticSelectElement,
+    SlackBlockUsersSelectElement, SlackInputBlock, SlackInputBlockElement, SlackModalView,
+    SlackView,
+};
 
 use crate::automations::Automation;
 use crate::automations::definition::{InputKind, InputSpec};
+use crate::slack::kit::{self, plain};
 
 /// `callback_id` of the picker (message shortcut).
 pub const PICK: &str = "switchboard_run_pick";
@@ -49,137 +56,122 @@ impl Origin {
     }
 }
 
-fn plain(text: &str, max: usize) -> Value {
-    let mut t: String = text.chars().take(max).collect();
-    if t.is_empty() {
-        t.push(' ');
-    }
-    json!({ "type": "plain_text", "text": t })
-}
-
 /// The picker: which automation to run on this message's conversation.
 pub fn picker(automations: &[&Automation], origin: &Origin) -> Value {
-    let options: Vec<Value> = automations
+    let options = automations
         .iter()
         .take(100)
-        .map(|a| json!({ "text": plain(&a.name, 75), "value": a.id }))
+        .map(|a| SlackBlockChoiceItem::new(plain(&a.name, 75), a.id.clone()))
         .collect();
-    json!({
-        "type": "modal",
-        "callback_id": PICK,
-        "private_metadata": origin.encode(),
-        "title": plain("Run automation", 24),
-        "submit": plain("Next", 24),
-        "close": plain("Cancel", 24),
-        "blocks": [{
-            "type": "input",
-            "block_id": AUTOMATION,
-            "label": plain("Automation", 2000),
-            "element": { "type": "static_select", "action_id": AUTOMATION, "options": options }
-        }]
-    })
+    let select = SlackBlockStaticSelectElement::new()
+        .with_action_id(AUTOMATION.into())
+        .with_options(options);
+    let block = SlackInputBlock::new(plain("Automation", 2000), select.into())
+        .with_block_id(AUTOMATION.into());
+    kit::json(&modal(
+        PICK,
+        origin,
+        "Run automation",
+        "Next",
+        vec![block.into()],
+    ))
+}
+
+fn modal(
+    callback_id: &str,
+    origin: &Origin,
+    title: &str,
+    submit: &str,
+    blocks: Vec<SlackBlock>,
+) -> SlackView {
+    let view = SlackModalView::new(plain(title, 24), blocks)
+        .with_callback_id(callback_id.into())
+        .with_private_metadata(origin.encode())
+        .with_submit(plain(submit, 24))
+        .with_close(plain("Cancel", 24));
+    SlackView::Modal(view)
 }
 
 /// The form of `automation`'s inputs.
-pub fn inputs_form(automation: &Automation, inputs: &[InputSpec], origin: &Origin) -> Value {
+pub fn inputs_form(automation: &Automation, inputs: &[InputSpec], origin: &Origin) -> SlackView {
     let mut blocks = Vec::with_capacity(inputs.len() + 1);
     if let Some(d) = &automation.description {
-        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": d }] }));
+        blocks.push(kit::context(d));
     }
     blocks.extend(inputs.iter().map(input_block));
-    json!({
-        "type": "modal",
-        "callback_id": INPUTS,
-        "private_metadata": origin.encode(),
-        "title": plain(&automation.name, 24),
-        "submit": plain("Run", 24),
-        "close": plain("Cancel", 24),
-        "blocks": blocks
-    })
+    modal(INPUTS, origin, &automation.name, "Run", blocks)
 }
 
-fn input_block(input: &InputSpec) -> Value {
-    let initial = input.default.as_ref();
-    let initial_text = initial.map(|v| match v {
+fn input_block(input: &InputSpec) -> SlackBlock {
+    let initial = input.default.as_ref().map(|v| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     });
-    let mut element = match input.kind {
-        InputKind::Text | InputKind::Multiline => {
-            let mut e = json!({ "type": "plain_text_input", "multiline": input.kind == InputKind::Multiline });
-            if let Some(t) = &initial_text {
-                e["initial_value"] = json!(t);
-            }
-            e
+    let action_id = || input.name.as_str().into();
+    let placeholder = input.placeholder.as_deref().map(|p| plain(p, 150));
+    let element: SlackInputBlockElement = match input.kind {
+        InputKind::Text | InputKind::Multiline => SlackBlockPlainTextInputElement {
+            action_id: Some(action_id()),
+            placeholder,
+            initial_value: initial,
+            multiline: Some(input.kind == InputKind::Multiline),
+            ..SlackBlockPlainTextInputElement::new()
         }
-        InputKind::Number => {
-            let mut e = json!({ "type": "number_input", "is_decimal_allowed": true });
-            if let Some(t) = &initial_text {
-                e["initial_value"] = json!(t);
-            }
-            if let Some(min) = input.min {
-                e["min_value"] = json!(min.to_string());
-            }
-            if let Some(max) = input.max {
-                e["max_value"] = json!(max.to_string());
-            }
-            e
+        .into(),
+        InputKind::Number => SlackBlockNumberInputElement {
+            action_id: Some(action_id()),
+            placeholder,
+            initial_value: initial,
+            min_value: input.min.map(|m| m.to_string()),
+            max_value: input.max.map(|m| m.to_string()),
+            ..SlackBlockNumberInputElement::new(true)
         }
+        .into(),
         InputKind::Select => {
-            let option = |o: &String| json!({ "text": plain(o, 75), "value": o });
-            let mut e = json!({ "type": "static_select", "options": input.options.iter().map(option).collect::<Vec<_>>() });
-            if let Some(t) = initial_text
-                .as_ref()
-                .and_then(|t| input.options.iter().find(|o| *o == t))
-            {
-                e["initial_option"] = option(t);
+            let option = |o: &String| SlackBlockChoiceItem::new(plain(o, 75), o.clone());
+            SlackBlockStaticSelectElement {
+                action_id: Some(action_id()),
+                placeholder,
+                options: Some(input.options.iter().map(option).collect()),
+                initial_option: initial
+                    .as_ref()
+                    .and_then(|t| input.options.iter().find(|o| *o == t))
+                    .map(option),
+                ..SlackBlockStaticSelectElement::new()
             }
-            e
+            .into()
         }
-        InputKind::User => initial_field(
-            json!({ "type": "users_select" }),
-            "initial_user",
-            &initial_text,
-        ),
-        InputKind::Channel => initial_field(
-            json!({ "type": "channels_select" }),
-            "initial_channel",
-            &initial_text,
-        ),
-        InputKind::Date => initial_field(
-            json!({ "type": "datepicker" }),
-            "initial_date",
-            &initial_text,
-        ),
+        InputKind::User => SlackBlockUsersSelectElement {
+            action_id: Some(action_id()),
+            initial_user: initial,
+            ..SlackBlockUsersSelectElement::new()
+        }
+        .into(),
+        InputKind::Channel => SlackBlockChannelsSelectElement {
+            action_id: Some(action_id()),
+            initial_channel: initial.map(Into::into),
+            ..SlackBlockChannelsSelectElement::new()
+        }
+        .into(),
+        InputKind::Date => SlackBlockDatePickerElement {
+            action_id: Some(action_id()),
+            initial_date: initial,
+            ..SlackBlockDatePickerElement::new()
+        }
+        .into(),
     };
-    element["action_id"] = json!(input.name);
-    if let Some(p) = &input.placeholder
-        && matches!(
-            input.kind,
-            InputKind::Text | InputKind::Multiline | InputKind::Number | InputKind::Select
-        )
-    {
-        element["placeholder"] = plain(p, 150);
-    }
-    json!({
-        "type": "input",
-        "block_id": input.name,
-        "optional": !input.required,
-        "label": plain(input.label.as_deref().unwrap_or(&input.name), 2000),
-        "element": element
-    })
-}
-
-fn initial_field(mut element: Value, key: &str, initial: &Option<String>) -> Value {
-    if let Some(t) = initial {
-        element[key] = json!(t);
-    }
-    element
+    SlackInputBlock::new(
+        plain(input.label.as_deref().unwrap_or(&input.name), 2000),
+        element,
+    )
+    .with_block_id(input.name.as_str().into())
+    .with_optional(!input.required)
+    .into()
 }
 
 /// The answer that shows `problems` on their fields of the open form.
 pub fn errors(problems: &std::collections::BTreeMap<String, String>) -> Value {
-    json!({ "response_action": "errors", "errors": problems })
+    kit::form_errors(problems.clone())
 }
 
 #[cfg(test)]

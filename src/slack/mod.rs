@@ -5,6 +5,7 @@ pub mod client;
 pub mod commands;
 pub mod events;
 pub mod interactions;
+pub mod kit;
 pub mod ratelimit;
 pub mod signature;
 pub mod socket;
