@@ -119,13 +119,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     // 1. Maximum rate, runs queued only.
     let server = ingest_server(backend, &slack, 0, &o.sqlite_sync).await;
     let conversations = 1000;
-    blast(
-        &client,
-        &server.base,
-        (0..conversations).map(conversation_event).collect(),
-        32,
-    )
-    .await;
+    open_conversations(&client, &server, conversations).await;
     let bodies = (0..o.max_events)
         .map(|i| reaction_event(i, i % conversations))
         .collect();
@@ -145,13 +139,7 @@ async fn bench_backend(backend: &str, o: &Options) {
 
     // 2. Fixed rate, runs queued only.
     let server = ingest_server(backend, &slack, 0, &o.sqlite_sync).await;
-    blast(
-        &client,
-        &server.base,
-        (0..conversations).map(conversation_event).collect(),
-        32,
-    )
-    .await;
+    open_conversations(&client, &server, conversations).await;
     let n = (o.fixed_rate * o.fixed_seconds) as usize;
     let bodies = (0..n)
         .map(|i| reaction_event(i, i % conversations))
@@ -176,13 +164,7 @@ async fn bench_backend(backend: &str, o: &Options) {
     let live = socket
         .wait_for_connections(2, Duration::from_secs(10))
         .await;
-    blast(
-        &client,
-        &server.base,
-        (0..conversations).map(conversation_event).collect(),
-        32,
-    )
-    .await;
+    open_conversations(&client, &server, conversations).await;
     let payloads: Vec<_> = (0..o.max_events)
         .map(|i| json_of(reaction_event(o.max_events + i, i % conversations)))
         .collect();
@@ -349,4 +331,15 @@ fn print_max_rate(
         ms(percentile(latencies, 0.99)),
         cpu.as_secs_f64() * 1e6 / n as f64,
     );
+}
+
+/// Opens conversations 0..n, which the reactions then name.
+async fn open_conversations(client: &reqwest::Client, server: &Server, n: usize) {
+    blast(
+        client,
+        &server.base,
+        (0..n).map(conversation_event).collect(),
+        32,
+    )
+    .await;
 }
