@@ -152,6 +152,39 @@ on_both_backends! {
         app.shutdown().await;
     }
 
+    async fn a_process_killed_between_commit_and_ack_creates_nothing_new(backend: Backend) {
+        let (mut app, live) = socket_app(backend).await;
+        app.kill().await;
+        // The real binary, as an operator runs it.
+        let mut server = app.serve_process();
+        let live = socket(&app).wait_for_connections_since(live[1], 2, WAIT).await;
+        let opened = socket(&app).event(live[0], &message("EvMSG1", SUPPORT_CHANNEL, REQUESTER, THREAD, "help"));
+        socket(&app).wait_for_ack(&opened, WAIT).await;
+        let reaction = reaction_added("EvREACT1", AGENT, "bangbang", SUPPORT_CHANNEL, THREAD);
+        let lost = socket(&app).event_then_freeze(live[1], &reaction);
+        let deadline = Instant::now() + WAIT;
+        while app.count("events").await < 2 {
+            assert!(Instant::now() < deadline, "the reaction was not recorded");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        assert!(socket(&app).acks_of(&lost).is_empty());
+
+        let mut again = app.serve_process();
+        let live = socket(&app).wait_for_connections_since(live[1], 2, WAIT).await;
+        let redelivered = socket(&app).send(live[0], "events_api", &reaction, 1);
+        socket(&app).wait_for_ack(&redelivered, WAIT).await;
+        let run = app.wait_for_status("succeeded", WAIT).await;
+        assert_eq!(run.automation_id, "escalate-bangbang");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.runs().await.len(), 1, "one run for the reaction");
+        assert_eq!(app.slack.calls_to("chat.postMessage").len(), 2, "one page, one reply");
+        again.kill().unwrap();
+        again.wait().unwrap();
+        no_violations(&app);
+    }
+
     async fn refreshed_and_dropped_connections_lose_nothing_under_load(backend: Backend) {
         // Forty pages to one channel: Slack's pacing of chat.postMessage would stretch it.
         let app = app(backend).socket_mode().example("escalate-bangbang").env("SWITCHBOARD_SLACK_RATE_LIMITS", "false").spawn().await;

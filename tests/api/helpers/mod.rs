@@ -272,6 +272,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `switchboard serve` as its own process, with the app's configuration (stop the
+    /// in-process server first: both would take Slack's deliveries).
+    pub fn serve_process(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .env_clear()
+            .envs(self.env.iter())
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
