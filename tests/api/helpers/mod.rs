@@ -274,11 +274,12 @@ impl TestApp {
 
     /// `switchboard serve` as its own process, with the app's configuration (stop the
     /// in-process server first: both would take Slack's deliveries).
-    pub fn serve_process(&self) -> std::process::Child {
+    pub fn serve_process(&self, overrides: &[(&str, &str)]) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
             .env_clear()
             .envs(self.env.iter())
+            .envs(overrides.iter().copied())
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::null())
             .spawn()
