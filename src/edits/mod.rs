@@ -117,7 +117,11 @@ impl EditDesk {
                 if let Err(refusal) = self.may_edit(&user).await {
                     return Ok(Some(status_error(refusal)));
                 }
-                let Some(target) = form::Target::decode(&private_metadata) else {
+                // The view's id names the edit: without one, submissions could not be
+                // told apart.
+                let target =
+                    form::Target::decode(&private_metadata).filter(|_| !view_id.is_empty());
+                let Some(target) = target else {
                     return Ok(Some(status_error(
                         "This form is out of date: close it and use the shortcut again.".into(),
                     )));

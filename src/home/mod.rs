@@ -76,18 +76,21 @@ impl HomeDesk {
     /// Whether `user` opened their tab recently enough for it to be kept fresh.
     fn is_viewer(&self, user: &str) -> bool {
         let now = self.env.clock.now_ms();
-        let mut viewers = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
-        viewers.retain(|_, opened| now - *opened < VIEWER_WINDOW_MS);
-        viewers.contains_key(user)
+        let viewers = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
+        viewers
+            .get(user)
+            .is_some_and(|opened| now - opened < VIEWER_WINDOW_MS)
     }
 
     /// `user` opened their tab: publish it, and keep it fresh for a while.
     pub fn opened(&self, user: &str) {
         let now = self.env.clock.now_ms();
-        self.viewers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(user.to_owned(), now);
+        {
+            // Forgotten here, when someone opens a tab, not on every run's end.
+            let mut viewers = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
+            viewers.retain(|_, opened| now - *opened < VIEWER_WINDOW_MS);
+            viewers.insert(user.to_owned(), now);
+        }
         self.refresh(user);
     }
 

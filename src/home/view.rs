@@ -204,6 +204,48 @@ mod tests {
         assert!(blocks.len() <= 100);
     }
 
+    fn failed_run(id: i64, error: &str) -> ListedRun {
+        ListedRun {
+            run: RunRecord {
+                id,
+                automation_id: "laptop".into(),
+                automation_version: 1,
+                event_id: "Ev1".into(),
+                trigger_kind: "manual".into(),
+                trigger_json: "{}".into(),
+                conversation_id: None,
+                depth: 0,
+                status: "failed".into(),
+                attempt: 1,
+                run_after: 0,
+                error: Some(error.into()),
+                created_at: 0,
+                started_at: Some(0),
+                finished_at: Some(0),
+                waiting_for: None,
+                wait_deadline: None,
+            },
+            name: "Order a laptop".into(),
+            link: Some("https://sb.example.com/runs/7?key=k".into()),
+        }
+    }
+
+    #[test]
+    fn failed_runs_show_their_error_and_link() {
+        let data = HomeData {
+            failed: Some(vec![failed_run(7, &"boom ".repeat(100))]),
+            ..Default::default()
+        };
+        let text = view(&data).to_string();
+        assert!(
+            text.contains(
+                ":x: *<https://sb.example.com/runs/7?key=k|Order a laptop>* (run 7) failed: boom"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains(&"boom ".repeat(40)), "errors are cut");
+    }
+
     #[test]
     fn an_admin_sees_the_failures_even_when_there_are_none() {
         let data = HomeData {

@@ -39,6 +39,9 @@ pub struct SocketMode {
     opener: Arc<SlackClient>,
     inbox: SlackInbox,
     config: SocketConfig,
+    /// The URL the startup check opened, for the first connection (each URL costs a
+    /// rate-limited call, and Slack hands out a fresh one per connection).
+    checked: std::sync::Mutex<Option<String>>,
 }
 
 impl SocketMode {
@@ -54,9 +57,10 @@ impl SocketMode {
             opener,
             inbox,
             config,
+            checked: std::sync::Mutex::new(None),
         };
         match door.open_url().await {
-            Ok(_) => {}
+            Ok(url) => *door.checked.lock().unwrap_or_else(|e| e.into_inner()) = Some(url),
             Err(e @ SlackError::Refused { .. }) => {
                 return Err(anyhow::anyhow!(
                     "Slack refused SLACK_APP_TOKEN ({e}); generate an app-level token with the connections:write scope under Basic Information → App-Level Tokens, and turn on Socket Mode in the app's settings"
@@ -107,9 +111,17 @@ impl SocketMode {
         let mut backoff = FIRST_BACKOFF;
         let mut draining = JoinSet::new();
         while !stop.is_cancelled() {
-            let url = tokio::select! {
-                () = stop.cancelled() => break,
-                url = self.open_url() => url,
+            let checked = self
+                .checked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let url = match checked {
+                Some(url) => Ok(url),
+                None => tokio::select! {
+                    () = stop.cancelled() => break,
+                    url = self.open_url() => url,
+                },
             };
             let url = match url {
                 Ok(url) => url,

@@ -46,6 +46,15 @@ fn no_violations(app: &TestApp) {
     );
 }
 
+/// Waits until `n` events are recorded (the server may not have acknowledged them).
+async fn wait_for_events(app: &TestApp, n: i64) {
+    let deadline = Instant::now() + WAIT;
+    while app.count("events").await < n {
+        assert!(Instant::now() < deadline, "the event was not recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A slash command's payload as Socket Mode carries it: the form's fields, as JSON.
 fn command_payload(app: &TestApp, user: &str, text: &str) -> Value {
     json!({
@@ -133,11 +142,7 @@ on_both_backends! {
         let reaction = reaction_added("EvREACT1", AGENT, "bangbang", SUPPORT_CHANNEL, THREAD);
         // Delivered over a connection that can no longer carry the ack, then a crash.
         let lost = socket(&app).event_then_freeze(live[0], &reaction);
-        let deadline = Instant::now() + WAIT;
-        while app.count("events").await < 2 {
-            assert!(Instant::now() < deadline, "the reaction was not recorded");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_events(&app, 2).await;
         app.kill().await;
         assert!(socket(&app).acks_of(&lost).is_empty());
 
@@ -163,11 +168,7 @@ on_both_backends! {
         socket(&app).wait_for_ack(&opened, WAIT).await;
         let reaction = reaction_added("EvREACT1", AGENT, "bangbang", SUPPORT_CHANNEL, THREAD);
         let lost = socket(&app).event_then_freeze(live[1], &reaction);
-        let deadline = Instant::now() + WAIT;
-        while app.count("events").await < 2 {
-            assert!(Instant::now() < deadline, "the reaction was not recorded");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_events(&app, 2).await;
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
         assert!(socket(&app).acks_of(&lost).is_empty());
@@ -273,6 +274,25 @@ on_both_backends! {
         assert_eq!(socket(&app).opened(), opened, "pings were answered meanwhile: no connection was replaced");
         assert_eq!(socket(&app).live(), live);
         assert_eq!(app.wait_for_runs_to_finish(WAIT).await.len(), 1);
+        no_violations(&app);
+        app.shutdown().await;
+    }
+
+    async fn a_connection_slack_disables_is_retried_and_others_go_on(backend: Backend) {
+        let (app, live) = socket_app(backend).await;
+        let opened = socket(&app).opened();
+        // Socket Mode turned off for the app, on one connection: it ends at once, the
+        // other keeps taking deliveries, and switchboard tries again after a backoff.
+        socket(&app).disconnect(live[0], "link_disabled", Duration::from_secs(30));
+        let deadline = Instant::now() + WAIT;
+        while socket(&app).live().contains(&live[0]) {
+            assert!(Instant::now() < deadline, "the disabled connection stayed open");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let delivered = socket(&app).event(live[1], &message("EvMSG1", SUPPORT_CHANNEL, REQUESTER, THREAD, "help"));
+        socket(&app).wait_for_ack(&delivered, WAIT).await;
+        socket(&app).wait_for_connections_since(live[1], 1, WAIT).await;
+        assert_eq!(socket(&app).opened(), opened + 1, "one new connection, after the backoff");
         no_violations(&app);
         app.shutdown().await;
     }
