@@ -167,14 +167,15 @@ impl HomeDesk {
     }
 
     fn listed(&self, runs: Vec<db::runs::RunRecord>) -> Vec<ListedRun> {
-        let registry = self.env.registry.current();
         let now = self.env.clock.now();
         runs.into_iter()
             .map(|run| ListedRun {
-                name: registry
-                    .iter()
-                    .find(|a| a.automation.id == run.automation_id)
-                    .map_or_else(|| run.automation_id.clone(), |a| a.automation.name.clone()),
+                // The name of the version that ran, as the run's end message says it.
+                name: self
+                    .env
+                    .registry
+                    .version(&run.automation_id, run.automation_version)
+                    .map_or_else(|| run.automation_id.clone(), |a| a.name.clone()),
                 link: self.env.links.url(run.id, now),
                 run,
             })
