@@ -126,7 +126,20 @@ export type Trigger = TriggerBase &
     | { readonly kind: "reaction_added"; readonly emoji: string; readonly messageTs: string }
     | { readonly kind: "conversation_updated"; readonly changes: FieldChange[] }
     | { readonly kind: "user_joined"; readonly user: JoinedUser }
+    | { readonly kind: "no_response" | "no_reply" | "idle"; readonly silence: Silence }
   );
+
+/** A silence that lasted as long as the automation waits for. */
+export interface Silence {
+  /** When the clock started (RFC 3339): the message that began the wait. */
+  readonly since: string;
+  /** When it fell due (RFC 3339). */
+  readonly due: string;
+  /** How long, as the automation's file says (`30m`). */
+  readonly after: string;
+  /** The business-hours calendar it was counted in, if any. */
+  readonly businessHours: string | null;
+}
 
 export interface TriggerBase {
   readonly eventId: string;

@@ -34,6 +34,8 @@ use crate::script::pool::SandboxPool;
 use crate::secrets::{self, SecretStore};
 use crate::slack::{SlackClient, SlackError};
 use crate::socket::SocketMode;
+use crate::team::{self, SupportTeam};
+use crate::trigger::TriggerKind;
 use crate::webhooks::WebhookDoor;
 use crate::workspace::Workspaces;
 
@@ -109,6 +111,11 @@ impl App {
             slots.clone(),
             clock.clone(),
         )?;
+        let team = Arc::new(SupportTeam::new(
+            config.support.team.clone(),
+            config.support.team_reactions,
+        ));
+        warn_about_silences(&registry, &team);
         let ingestor = Ingestor::start(
             &db,
             Arc::new(IngestContext {
@@ -117,6 +124,7 @@ impl App {
                 workspaces: workspaces.clone(),
                 max_depth: config.runs.max_depth,
                 clock: clock.clone(),
+                team: team.clone(),
             }),
             slots.clone(),
         )?;
@@ -207,6 +215,12 @@ impl App {
             stop.clone(),
         ));
         tasks.spawn(housekeeping(db.clone(), kv, clock.clone(), stop.clone()));
+        tasks.spawn(team::keep_fresh(
+            team,
+            slack.clone(),
+            Arc::new(GroupCache::default()),
+            stop.clone(),
+        ));
 
         tracing::info!(%addr, database = ?db.backend(), automations = registry.current().len(), "switchboard is listening");
         Ok(Self {
@@ -309,6 +323,20 @@ async fn identify_workspace(
 
 /// Forgets old event ids (hourly) and purges expired keys of the key-value store (every
 /// minute; they are invisible from the moment they expire).
+/// `no_response` and `no_reply` tell the team from the requester side: without a team,
+/// every message is the requester's.
+fn warn_about_silences(registry: &Registry, team: &SupportTeam) {
+    if team.is_configured() {
+        return;
+    }
+    for a in registry.current().iter() {
+        let kind = a.automation.trigger.kind;
+        if matches!(kind, TriggerKind::NoResponse | TriggerKind::NoReply) {
+            tracing::warn!(automation = %a.automation.id, trigger = %kind, "SWITCHBOARD_SUPPORT_TEAM (`support.team`) is not set: nobody's message counts as the team's answer, so this automation fires for every conversation; name the team's user ids and @groups");
+        }
+    }
+}
+
 async fn housekeeping(db: Db, kv: KvStore, clock: Arc<dyn Clock>, stop: CancellationToken) {
     let mut minute = 0u32;
     loop {

@@ -13,6 +13,8 @@ pub mod app;
 pub mod approvals;
 /// Automation definition files: format, validation with file/line/column, loading.
 pub mod automations;
+/// Business-hours calendars and deadlines in working time (pure).
+pub mod calendar;
 /// Command-line interface: `serve`, `migrate`, `check`, `runs`.
 pub mod cli;
 /// A clock that tests can control.
@@ -60,10 +62,14 @@ pub mod secrets;
 pub mod slack;
 /// Socket Mode: Slack's deliveries over WebSockets switchboard opens (no public URL).
 pub mod socket;
+/// The support team: whose messages count as the team's answers.
+pub mod team;
 /// Logging setup shared by the binary and the tests.
 pub mod telemetry;
 /// Message templates: `{{title}}`, `{{permalink}}` and friends.
 pub mod template;
+/// Automations that run when nothing happens: silences, kept as timers.
+pub mod timers;
 /// Domain types shared by every layer: triggers, events, ids.
 pub mod trigger;
 /// Per-automation webhook URLs: tokens, signatures, rate limits.

@@ -150,11 +150,17 @@ pub enum TriggerKind {
     Webhook,
     /// The automation's schedule came due.
     Schedule,
+    /// The requester side spoke last and no team member answered for a while.
+    NoResponse,
+    /// The team spoke last and the requester side did not answer for a while.
+    NoReply,
+    /// Nobody wrote in the conversation for a while.
+    Idle,
 }
 
 impl TriggerKind {
     /// Every kind, in documentation order.
-    pub const ALL: [TriggerKind; 9] = [
+    pub const ALL: [TriggerKind; 12] = [
         Self::ConversationCreated,
         Self::ConversationUpdated,
         Self::MessageReceived,
@@ -164,6 +170,9 @@ impl TriggerKind {
         Self::Manual,
         Self::Webhook,
         Self::Schedule,
+        Self::NoResponse,
+        Self::NoReply,
+        Self::Idle,
     ];
 
     /// The name used in files, the database and logs.
@@ -178,6 +187,9 @@ impl TriggerKind {
             Self::Manual => "manual",
             Self::Webhook => "webhook",
             Self::Schedule => "schedule",
+            Self::NoResponse => "no_response",
+            Self::NoReply => "no_reply",
+            Self::Idle => "idle",
         }
     }
 
@@ -267,6 +279,36 @@ pub enum TriggerEvent {
         /// Its time zone.
         timezone: String,
     },
+    /// The requester side has waited for the team since `silence.since`.
+    NoResponse {
+        /// The silence.
+        silence: Silence,
+    },
+    /// The team has waited for the requester side since `silence.since`.
+    NoReply {
+        /// The silence.
+        silence: Silence,
+    },
+    /// Nobody has written since `silence.since`.
+    Idle {
+        /// The silence.
+        silence: Silence,
+    },
+}
+
+/// A silence that lasted as long as an automation waits for: when it began, how long
+/// it was allowed, and the calendar it was counted in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    /// When the clock started: the message (ms since the epoch) that began the wait.
+    pub since: i64,
+    /// When it fell due (ms since the epoch).
+    pub due: i64,
+    /// How long, as the automation's file says (`30m`).
+    pub after: String,
+    /// The business-hours calendar it was counted in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<String>,
 }
 
 impl TriggerEvent {
@@ -282,6 +324,19 @@ impl TriggerEvent {
             Self::Manual { .. } => TriggerKind::Manual,
             Self::Webhook { .. } => TriggerKind::Webhook,
             Self::Schedule { .. } => TriggerKind::Schedule,
+            Self::NoResponse { .. } => TriggerKind::NoResponse,
+            Self::NoReply { .. } => TriggerKind::NoReply,
+            Self::Idle { .. } => TriggerKind::Idle,
+        }
+    }
+
+    /// The silence that fired the trigger, if it is one.
+    pub fn silence(&self) -> Option<&Silence> {
+        match self {
+            Self::NoResponse { silence } | Self::NoReply { silence } | Self::Idle { silence } => {
+                Some(silence)
+            }
+            _ => None,
         }
     }
 

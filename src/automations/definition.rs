@@ -101,6 +101,33 @@ pub enum TriggerSpec {
         /// The time zone the expression is read in (IANA name); default UTC.
         timezone: Option<String>,
     },
+    /// The requester side spoke last and nobody of the support team (`support.team`)
+    /// answered for `after`: the clock starts at the requester's first unanswered
+    /// message and stops when a team member replies. Fires once per silence.
+    NoResponse {
+        /// How long: `30m`, `4h`, `1d`, or combined like `1h30m`.
+        after: String,
+        /// Count only the open hours of this calendar (`calendars/<name>.toml` beside
+        /// the automations); default: all the time.
+        business_hours: Option<String>,
+    },
+    /// The support team spoke last and the requester side did not answer for `after`
+    /// ("the customer went quiet"): the clock starts at the team's latest message and
+    /// stops when anyone else replies. Fires once per silence.
+    NoReply {
+        /// How long: `30m`, `4h`, `2d`, or combined like `1d12h`.
+        after: String,
+        /// Count only the open hours of this calendar; default: all the time.
+        business_hours: Option<String>,
+    },
+    /// Nobody wrote in the conversation for `after`: every message starts the clock
+    /// again. Fires once per silence.
+    Idle {
+        /// How long: `30m`, `4h`, `2d`, or combined like `1d12h`.
+        after: String,
+        /// Count only the open hours of this calendar; default: all the time.
+        business_hours: Option<String>,
+    },
 }
 
 /// An input field of a manual automation.

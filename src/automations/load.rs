@@ -4,6 +4,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::calendars::{self, Calendars};
+use super::diagnostic::{Locator, path};
 use super::{Automation, Diagnostic, DirScripts, compile};
 
 /// What loading a directory found.
@@ -15,10 +17,66 @@ pub struct LoadReport {
     pub errors: Vec<Diagnostic>,
     /// Files that did not check out.
     pub failed_files: Vec<PathBuf>,
+    /// The calendars of `calendars/` that checked out.
+    pub calendars: Calendars,
+    /// Calendar files that did not check out (their errors are in `errors`).
+    pub failed_calendars: Vec<String>,
 }
 
-/// Loads every `*.toml` file of `dir`, in name order.
+/// Loads every `*.toml` file of `dir`, in name order, and the calendars of
+/// `dir/calendars/`; an automation naming a calendar that does not exist fails.
 pub fn load_dir(dir: &Path) -> io::Result<LoadReport> {
+    let mut report = load_automations(dir)?;
+    let (calendars, mut errors, failed) = calendars::load(dir);
+    report.errors.append(&mut errors);
+    report.calendars = calendars;
+    report.failed_calendars = failed
+        .iter()
+        .filter_map(|f| f.file_stem()?.to_str().map(str::to_owned))
+        .collect();
+    check_calendar_names(&mut report);
+    Ok(report)
+}
+
+/// Moves the automations whose `business_hours` names no calendar to the failed
+/// files. A calendar whose file has errors counts as known: its own errors say what
+/// to fix, and its previous version stays in force.
+fn check_calendar_names(report: &mut LoadReport) {
+    let automations = std::mem::take(&mut report.automations);
+    for a in automations {
+        let missing = a
+            .trigger
+            .silence
+            .as_ref()
+            .and_then(|s| s.business_hours.as_deref())
+            .filter(|name| {
+                report.calendars.get(name).is_none()
+                    && !report.failed_calendars.iter().any(|f| f == name)
+            });
+        let Some(name) = missing else {
+            report.automations.push(a);
+            continue;
+        };
+        let known = report.calendars.names();
+        let hint = if known.is_empty() {
+            format!(
+                "add `{}/{name}.toml` beside the automations",
+                calendars::DIR
+            )
+        } else {
+            format!("the calendars are: {}", known.join(", "))
+        };
+        report
+            .errors
+            .push(Locator::new(a.path.clone(), &a.source).at_path(
+                &path!["trigger", "business_hours"],
+                format!("there is no calendar {name:?}: {hint}"),
+            ));
+        report.failed_files.push(a.path);
+    }
+}
+
+fn load_automations(dir: &Path) -> io::Result<LoadReport> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
@@ -67,5 +125,38 @@ mod tests {
         assert_eq!(ids, ["a", "c"]);
         assert_eq!(report.errors.len(), 1);
         assert!(report.errors[0].file.ends_with("b.toml"));
+    }
+
+    #[test]
+    fn an_unknown_calendar_is_an_error_at_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let silent = |calendar: &str| {
+            format!(
+                "[trigger]\ntype = \"no_response\"\nafter = \"30m\"\nbusiness_hours = \"{calendar}\"\n[[actions]]\ntype = \"reply\"\ntext = \"hi\"\n"
+            )
+        };
+        std::fs::write(dir.path().join("a.toml"), silent("emea")).unwrap();
+        std::fs::write(dir.path().join("b.toml"), silent("apac")).unwrap();
+        std::fs::create_dir(dir.path().join("calendars")).unwrap();
+        std::fs::write(
+            dir.path().join("calendars/emea.toml"),
+            "timezone = \"Europe/Berlin\"\n[hours]\nweekdays = [\"09:00-17:00\"]\n",
+        )
+        .unwrap();
+        let report = load_dir(dir.path()).unwrap();
+        let ids: Vec<_> = report.automations.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        let error = report.errors[0].to_string();
+        assert!(error.contains("b.toml:4:18:"), "{error}");
+        assert!(
+            error.contains("no calendar \"apac\": the calendars are: emea"),
+            "{error}"
+        );
+        // A calendar whose file is broken is still known: its own error is reported.
+        std::fs::write(dir.path().join("calendars/apac.toml"), "timezone = 1\n").unwrap();
+        let report = load_dir(dir.path()).unwrap();
+        assert_eq!(report.automations.len(), 2);
+        assert_eq!(report.failed_calendars, ["apac"]);
+        assert!(report.errors[0].to_string().contains("apac.toml"));
     }
 }

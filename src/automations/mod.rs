@@ -2,6 +2,7 @@
 //! directory, checked with precise positions, loaded at startup and on change, and
 //! stored with a version number so every run records the version it ran.
 
+pub mod calendars;
 mod condition;
 pub mod definition;
 pub mod diagnostic;
@@ -95,6 +96,19 @@ pub struct TriggerRule {
     pub signature: Option<SignatureSpec>,
     /// For `schedule`: when.
     pub schedule: Option<ScheduleRule>,
+    /// For `no_response`, `no_reply` and `idle`: how long a silence lasts.
+    pub silence: Option<SilenceRule>,
+}
+
+/// How long a conversation must be silent before an automation runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilenceRule {
+    /// How long.
+    pub after: std::time::Duration,
+    /// As written (`30m`), for the trigger's record.
+    pub after_text: String,
+    /// The business-hours calendar it is counted in, if any.
+    pub business_hours: Option<String>,
 }
 
 /// How an automation is started by hand.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::Automation;
+use super::calendars::Calendars;
 
 /// An automation with its stored version number.
 #[derive(Debug, Clone)]
@@ -21,6 +22,7 @@ pub struct VersionedAutomation {
 pub struct Registry {
     current: RwLock<Arc<Vec<VersionedAutomation>>>,
     versions: Mutex<HashMap<(String, i64), Arc<Automation>>>,
+    calendars: RwLock<Arc<Calendars>>,
 }
 
 impl Registry {
@@ -38,6 +40,19 @@ impl Registry {
             self.remember(a.version, a.automation.clone());
         }
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(automations);
+    }
+
+    /// The business-hours calendars in force now.
+    pub fn calendars(&self) -> Arc<Calendars> {
+        self.calendars
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the calendars in force.
+    pub fn install_calendars(&self, calendars: Calendars) {
+        *self.calendars.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(calendars);
     }
 
     /// Keeps a version reachable for runs that reference it.

@@ -70,10 +70,19 @@ pub async fn reload(
         }
     }
     installed.sort_by(|a, b| a.automation.id.cmp(&b.automation.id));
+    let mut calendars = report.calendars;
+    let before = registry.calendars();
+    for name in &report.failed_calendars {
+        if let Some(kept) = before.get(name) {
+            tracing::error!(calendar = %name, "calendar file has errors; keeping its previous version in force until it is fixed");
+            calendars.keep(kept.clone());
+        }
+    }
     tracing::info!(
         dir = %dir.display(),
         automations = installed.len(),
-        files_with_errors = report.failed_files.len(),
+        calendars = calendars.len(),
+        files_with_errors = report.failed_files.len() + report.failed_calendars.len(),
         "automations in force"
     );
     crate::webhooks::ensure_tokens(db, secrets, &installed, clock.now_ms()).await?;
@@ -84,6 +93,7 @@ pub async fn reload(
     let mut tx = db.begin().await?;
     db::automations::mark_in_force(&mut tx, &in_force, clock.now_ms()).await?;
     tx.commit().await?;
+    registry.install_calendars(calendars);
     registry.install(installed);
     Ok(())
 }
@@ -117,7 +127,8 @@ pub async fn watch(
             let _ = watcher_tx.send(());
         }
     })
-    .and_then(|mut w| w.watch(&dir, RecursiveMode::NonRecursive).map(|()| w));
+    // Recursive: calendars live in a folder of the directory.
+    .and_then(|mut w| w.watch(&dir, RecursiveMode::Recursive).map(|()| w));
     let _watcher = match watcher {
         Ok(w) => Some(w),
         Err(e) => {

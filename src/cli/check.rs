@@ -16,14 +16,21 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         let report = load_dir(path)
             .map_err(|e| anyhow::anyhow!("cannot read the directory {}: {e}", path.display()))?;
-        let files = report.automations.len() + report.failed_files.len();
-        (report.automations.len(), report.errors, files)
+        let files = report.automations.len()
+            + report.failed_files.len()
+            + report.calendars.len()
+            + report.failed_calendars.len();
+        (
+            report.automations.len() + report.calendars.len(),
+            report.errors,
+            files,
+        )
     };
     for error in &errors {
         println!("{error}");
     }
     if errors.is_empty() {
-        println!("{ok} automation file(s) OK in {}", path.display());
+        println!("{ok} file(s) OK in {}", path.display());
         Ok(ExitCode::SUCCESS)
     } else {
         println!(

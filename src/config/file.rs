@@ -150,6 +150,8 @@ pub(super) struct FileSupport {
     #[serde(default)]
     pub(super) customers: HashMap<String, String>,
     pub(super) default_ticket_type: Option<String>,
+    pub(super) team: Option<Vec<String>>,
+    pub(super) team_reactions: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

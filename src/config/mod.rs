@@ -145,6 +145,12 @@ pub struct SupportConfig {
     pub customers: HashMap<String, String>,
     /// Ticket type of a new conversation.
     pub default_ticket_type: String,
+    /// The support team (`SWITCHBOARD_SUPPORT_TEAM`): user ids and `@groups` whose
+    /// messages count as the team's answers (for `no_response`, `no_reply`).
+    pub team: Vec<crate::principal::Principal>,
+    /// Whether a team member's reaction counts as an answer
+    /// (`SWITCHBOARD_SUPPORT_TEAM_REACTIONS`); default false.
+    pub team_reactions: bool,
 }
 
 impl SupportConfig {
@@ -333,6 +339,20 @@ impl Config {
                 customers.insert(channel.trim().to_owned(), customer.trim().to_owned());
             }
         }
+        let team = env
+            .get("SWITCHBOARD_SUPPORT_TEAM")
+            .map(|v| split_list(&v))
+            .or(f.support.team)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| match p.parse::<crate::principal::Principal>() {
+                Ok(crate::principal::Principal::Channel(_)) => Err(format!(
+                    "{p:?}: name users (U…) or user groups (@handle, S…), not channels"
+                )),
+                other => other,
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("SWITCHBOARD_SUPPORT_TEAM", "support.team", e))?;
         let support = SupportConfig {
             channels,
             customers,
@@ -340,6 +360,14 @@ impl Config {
                 .get("SWITCHBOARD_DEFAULT_TICKET_TYPE")
                 .or(f.support.default_ticket_type)
                 .unwrap_or_else(|| "question".into()),
+            team,
+            team_reactions: env
+                .parse(
+                    "SWITCHBOARD_SUPPORT_TEAM_REACTIONS",
+                    "support.team_reactions",
+                )?
+                .or(f.support.team_reactions)
+                .unwrap_or(false),
         };
 
         let runs = RunsConfig {

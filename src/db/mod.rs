@@ -24,6 +24,7 @@ pub mod runs;
 pub mod script_journals;
 pub mod secrets;
 pub mod sqlite;
+pub mod timers;
 pub mod tx;
 pub mod workspaces;
 pub mod writer;

@@ -15,6 +15,8 @@ use crate::conversations::{Conversation, NewConversation};
 use crate::db::events::NewEvent;
 use crate::db::{self, tx::Tx};
 use crate::dispatch::{self, QueuedLater, Slots, ToQueue};
+use crate::team::Side;
+use crate::timers::silence::{self, Spoke};
 use crate::trigger::{Activity, InboundEvent, Message, Trigger, TriggerEvent};
 
 /// What became of one event; a recorded one learns its runs once the batch is
@@ -127,6 +129,15 @@ pub async fn apply_batch(
     if let Some(found) = found {
         resolve_replies_and_reactions(tx, &mut steps, events, found.resolve()?, now_ms).await?;
     }
+    let automations = ctx.registry.current();
+    let silences = silence::plan(
+        &automations,
+        &ctx.registry.calendars(),
+        &spoke(ctx, &steps, now_ms),
+    );
+    if !silences.is_empty() {
+        db::timers::apply(tx, &silences).await?;
+    }
 
     let triggers: Vec<ToQueue<'_>> = steps
         .iter()
@@ -138,7 +149,6 @@ pub async fn apply_batch(
             _ => None,
         })
         .collect();
-    let automations = ctx.registry.current();
     let queued =
         dispatch::queue_many(tx, &automations, &triggers, ctx.max_depth, now_ms, slots).await?;
     let mut next = 0;
@@ -164,6 +174,33 @@ pub async fn apply_batch(
         })
         .collect();
     Ok((applied, queued))
+}
+
+/// Who spoke in which conversation, for the silences: every new message, and a team
+/// member's reaction when reactions count as answers.
+fn spoke(ctx: &IngestContext, steps: &[Step<'_>], now_ms: i64) -> Vec<Spoke> {
+    steps
+        .iter()
+        .filter_map(|step| {
+            let Step::Triggers(trigger, Some(conversation)) = step else {
+                return None;
+            };
+            let side = match &trigger.event {
+                TriggerEvent::ConversationCreated { message }
+                | TriggerEvent::MessageReceived { message } => ctx.team.side_of(&message.user),
+                TriggerEvent::ReactionAdded { .. } if ctx.team.counts_reactions() => {
+                    let side = ctx.team.side_of(trigger.actor.as_deref()?);
+                    (side == Side::Team).then_some(side)?
+                }
+                _ => return None,
+            };
+            Some(Spoke {
+                conversation_id: conversation.id,
+                side,
+                at_ms: now_ms,
+            })
+        })
+        .collect()
 }
 
 fn trigger_for(

@@ -43,6 +43,8 @@ pub struct IngestContext {
     pub max_depth: u32,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Whose messages count as the team's answers, for silences.
+    pub team: Arc<crate::team::SupportTeam>,
 }
 
 /// What became of an event.

@@ -143,6 +143,9 @@ const CONVERSATION_KINDS: &[TriggerKind] = &[
     TriggerKind::MessageReceived,
     TriggerKind::ReactionAdded,
     TriggerKind::Manual,
+    TriggerKind::NoResponse,
+    TriggerKind::NoReply,
+    TriggerKind::Idle,
 ];
 const MESSAGE_KINDS: &[TriggerKind] = &[
     TriggerKind::ConversationCreated,

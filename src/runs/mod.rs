@@ -144,12 +144,14 @@ pub fn lanes(
 }
 
 /// Runs the workers (hand-offs and one claimer per lane), the lease keeper, the
-/// reaper, the approvals' sweeper, the scheduler and the backlog watcher until `stop`, then drains.
+/// reaper, the approvals' sweeper, the scheduler, the timers and the backlog watcher
+/// until `stop`, then drains.
 pub async fn work(env: Arc<RunEnv>, inboxes: Inboxes, stop: CancellationToken) {
     let keeper = tokio::spawn(lease::keep_alive(env.clone(), stop.clone()));
     let reaper = tokio::spawn(lease::reap_expired(env.clone(), stop.clone()));
     let sweeper = tokio::spawn(crate::approvals::sweeper::run(env.clone(), stop.clone()));
     let scheduler = tokio::spawn(crate::schedules::run(env.clone(), stop.clone()));
+    let timers = tokio::spawn(crate::timers::run(env.clone(), stop.clone()));
     let watcher = tokio::spawn(backlog::watch(env.clone(), stop.clone()));
     let running = Running::default();
     tokio::join!(
@@ -161,6 +163,7 @@ pub async fn work(env: Arc<RunEnv>, inboxes: Inboxes, stop: CancellationToken) {
     reaper.abort();
     sweeper.abort();
     scheduler.abort();
+    timers.abort();
     watcher.abort();
     drain(&env, running.take()).await;
     keeper.abort();

@@ -126,6 +126,16 @@ fn trigger(t: &Trigger) -> Value {
             cron,
             timezone,
         } => json!({ "tick": crate::clock::format_ms(*tick), "cron": cron, "timezone": timezone }),
+        TriggerEvent::NoResponse { silence }
+        | TriggerEvent::NoReply { silence }
+        | TriggerEvent::Idle { silence } => json!({
+            "silence": {
+                "since": crate::clock::format_ms(silence.since),
+                "due": crate::clock::format_ms(silence.due),
+                "after": silence.after,
+                "businessHours": silence.business_hours,
+            },
+        }),
     };
     if let (Some(v), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
         v.extend(extra.clone());

@@ -21,5 +21,6 @@ mod script_approvals;
 mod scripts;
 mod secrets;
 mod signature;
+mod silences;
 mod socket_mode;
 mod webhooks;

@@ -167,6 +167,7 @@ impl Checker<'_> {
     fn trigger(&mut self, spec: &TriggerSpec) -> TriggerRule {
         let mut automations = Vec::new();
         let (mut manual, mut signature, mut schedule) = (None, None, None);
+        let mut silence = None;
         let (kind, fields, emoji) = match spec {
             TriggerSpec::ConversationCreated {} => {
                 (TriggerKind::ConversationCreated, vec![], vec![])
@@ -207,6 +208,27 @@ impl Checker<'_> {
                 (TriggerKind::ReactionAdded, vec![], names)
             }
             TriggerSpec::UserJoined {} => (TriggerKind::UserJoined, vec![], vec![]),
+            TriggerSpec::NoResponse {
+                after,
+                business_hours,
+            } => {
+                silence = self.silence(after, business_hours.as_deref());
+                (TriggerKind::NoResponse, vec![], vec![])
+            }
+            TriggerSpec::NoReply {
+                after,
+                business_hours,
+            } => {
+                silence = self.silence(after, business_hours.as_deref());
+                (TriggerKind::NoReply, vec![], vec![])
+            }
+            TriggerSpec::Idle {
+                after,
+                business_hours,
+            } => {
+                silence = self.silence(after, business_hours.as_deref());
+                (TriggerKind::Idle, vec![], vec![])
+            }
         };
         TriggerRule {
             kind,
@@ -216,6 +238,7 @@ impl Checker<'_> {
             manual,
             signature,
             schedule,
+            silence,
         }
     }
 

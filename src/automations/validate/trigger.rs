@@ -3,7 +3,7 @@
 
 use super::{Checker, path};
 use crate::automations::definition::{InputKind, InputSpec, SignatureSpec};
-use crate::automations::{ManualRule, ScheduleRule};
+use crate::automations::{ManualRule, ScheduleRule, SilenceRule, duration};
 use crate::principal::Principal;
 
 /// Slack's limit on a modal's blocks.
@@ -169,6 +169,43 @@ impl Checker<'_> {
             expression: cron.trim().to_owned(),
             cron: cron_rule?,
             timezone: tz?,
+        })
+    }
+
+    /// `after` and `business_hours` of a silence trigger. Whether the calendar exists
+    /// is checked where the calendars are known (`load_dir`).
+    pub(super) fn silence(
+        &mut self,
+        after: &str,
+        business_hours: Option<&str>,
+    ) -> Option<SilenceRule> {
+        let parsed = match duration::parse(after) {
+            Ok(d) if d.as_secs() >= 60 => Some(d),
+            Ok(_) => {
+                self.error(
+                    &path!["trigger", "after"],
+                    format!("{after:?} is shorter than a minute: silences are counted in minutes"),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(&path!["trigger", "after"], e);
+                None
+            }
+        };
+        if let Some(name) = business_hours
+            && !crate::automations::calendars::is_name(name)
+        {
+            self.error(
+                &path!["trigger", "business_hours"],
+                format!("{name:?} is not a calendar name: use the file name of `calendars/<name>.toml` (letters, digits, - and _)"),
+            );
+            return None;
+        }
+        Some(SilenceRule {
+            after: parsed?,
+            after_text: after.trim().to_owned(),
+            business_hours: business_hours.map(str::to_owned),
         })
     }
 }

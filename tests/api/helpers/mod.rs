@@ -176,7 +176,9 @@ impl TestAppBuilder {
             std::fs::write(automations.path().join(format!("{id}.toml")), text).unwrap();
         }
         for (name, text) in &self.files {
-            std::fs::write(automations.path().join(name), text).unwrap();
+            let path = automations.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
         let mut env: HashMap<String, String> = [
             ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
