@@ -41,6 +41,8 @@ export interface Conversation {
   readonly permalink: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** SLA clocks by target (empty when no SLA policy applies). */
+  readonly sla: { readonly first_response?: SlaClock; readonly next_reply?: SlaClock; readonly resolution?: SlaClock };
   /**
    * Changes fields, exactly like the `set_fields` action: the change is recorded and
    * triggers `conversation_updated`. Resolves to the conversation as it now is (this
@@ -127,7 +129,30 @@ export type Trigger = TriggerBase &
     | { readonly kind: "conversation_updated"; readonly changes: FieldChange[] }
     | { readonly kind: "user_joined"; readonly user: JoinedUser }
     | { readonly kind: "no_response" | "no_reply" | "idle"; readonly silence: Silence }
+    | { readonly kind: "sla_warning" | "sla_breached"; readonly sla: SlaAlarm }
   );
+
+/** One SLA target's clock. Times are RFC 3339. */
+export interface SlaClock {
+  /** The policy (`slas/<name>.toml`) that set it. */
+  readonly policy: string;
+  readonly state: "running" | "paused" | "met" | "breached";
+  readonly startedAt: string;
+  /** When it breaches (while running), or breached. */
+  readonly due: string | null;
+  readonly warnAt: string | null;
+  readonly metAt: string | null;
+  readonly breachedAt: string | null;
+  readonly breached: boolean;
+}
+
+/** An SLA target's warning or breach. */
+export interface SlaAlarm {
+  readonly target: "first_response" | "next_reply" | "resolution";
+  readonly policy: string;
+  /** When the target is (or was) due. */
+  readonly due: string;
+}
 
 /** A silence that lasted as long as the automation waits for. */
 export interface Silence {

@@ -58,6 +58,8 @@ pub mod schedules;
 pub mod script;
 /// Managed secrets: envelope encryption, key providers, redaction.
 pub mod secrets;
+/// SLA policies and how a conversation's clocks move (pure).
+pub mod sla;
 /// Slack: request signatures, payload decoding into triggers, the Web API client.
 pub mod slack;
 /// Socket Mode: Slack's deliveries over WebSockets switchboard opens (no public URL).

@@ -252,6 +252,7 @@ mod tests {
             permalink: "https://x.slack.com/archives/C1/p10".into(),
             created_at: 0,
             updated_at: 0,
+            sla: Default::default(),
         }
     }
 

@@ -156,11 +156,15 @@ pub enum TriggerKind {
     NoReply,
     /// Nobody wrote in the conversation for a while.
     Idle,
+    /// An SLA target of the conversation is about to breach.
+    SlaWarning,
+    /// An SLA target of the conversation breached.
+    SlaBreached,
 }
 
 impl TriggerKind {
     /// Every kind, in documentation order.
-    pub const ALL: [TriggerKind; 12] = [
+    pub const ALL: [TriggerKind; 14] = [
         Self::ConversationCreated,
         Self::ConversationUpdated,
         Self::MessageReceived,
@@ -173,6 +177,8 @@ impl TriggerKind {
         Self::NoResponse,
         Self::NoReply,
         Self::Idle,
+        Self::SlaWarning,
+        Self::SlaBreached,
     ];
 
     /// The name used in files, the database and logs.
@@ -190,6 +196,8 @@ impl TriggerKind {
             Self::NoResponse => "no_response",
             Self::NoReply => "no_reply",
             Self::Idle => "idle",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreached => "sla_breached",
         }
     }
 
@@ -294,6 +302,27 @@ pub enum TriggerEvent {
         /// The silence.
         silence: Silence,
     },
+    /// An SLA target's warning time came.
+    SlaWarning {
+        /// Which target, and when it is due.
+        sla: SlaAlarm,
+    },
+    /// An SLA target's due time passed.
+    SlaBreached {
+        /// Which target, and when it was due.
+        sla: SlaAlarm,
+    },
+}
+
+/// An SLA target's alarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaAlarm {
+    /// `first_response`, `next_reply` or `resolution`.
+    pub target: crate::conversations::sla::Target,
+    /// The policy that set it.
+    pub policy: String,
+    /// When the target is (or was) due, ms since the epoch.
+    pub due: i64,
 }
 
 /// A silence that lasted as long as an automation waits for: when it began, how long
@@ -327,6 +356,8 @@ impl TriggerEvent {
             Self::NoResponse { .. } => TriggerKind::NoResponse,
             Self::NoReply { .. } => TriggerKind::NoReply,
             Self::Idle { .. } => TriggerKind::Idle,
+            Self::SlaWarning { .. } => TriggerKind::SlaWarning,
+            Self::SlaBreached { .. } => TriggerKind::SlaBreached,
         }
     }
 
@@ -336,6 +367,14 @@ impl TriggerEvent {
             Self::NoResponse { silence } | Self::NoReply { silence } | Self::Idle { silence } => {
                 Some(silence)
             }
+            _ => None,
+        }
+    }
+
+    /// The SLA alarm that fired the trigger, if it is one.
+    pub fn sla(&self) -> Option<&SlaAlarm> {
+        match self {
+            Self::SlaWarning { sla } | Self::SlaBreached { sla } => Some(sla),
             _ => None,
         }
     }

@@ -120,6 +120,22 @@ pub enum TriggerSpec {
         /// Count only the open hours of this calendar; default: all the time.
         business_hours: Option<String>,
     },
+    /// An SLA target (`slas/*.toml`) of a conversation is about to breach: its
+    /// `warn_before` time came. Fires once per conversation and deadline.
+    SlaWarning {
+        /// Only for these targets (`first_response`, `next_reply`, `resolution`);
+        /// default: any.
+        #[serde(default)]
+        target: OneOrMany,
+    },
+    /// An SLA target of a conversation breached: its due time passed before the
+    /// awaited answer or resolution. Fires once per conversation and deadline.
+    SlaBreached {
+        /// Only for these targets (`first_response`, `next_reply`, `resolution`);
+        /// default: any.
+        #[serde(default)]
+        target: OneOrMany,
+    },
     /// Nobody wrote in the conversation for `after`: every message starts the clock
     /// again. Fires once per silence.
     Idle {

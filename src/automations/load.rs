@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::calendars::{self, Calendars};
 use super::diagnostic::{Locator, path};
+use super::slas;
 use super::{Automation, Diagnostic, DirScripts, compile};
+use crate::sla::Policies;
+use crate::trigger::TriggerKind;
 
 /// What loading a directory found.
 #[derive(Debug, Default)]
@@ -21,6 +24,10 @@ pub struct LoadReport {
     pub calendars: Calendars,
     /// Calendar files that did not check out (their errors are in `errors`).
     pub failed_calendars: Vec<String>,
+    /// The SLA policies of `slas/` that checked out, in the order they are tried.
+    pub slas: Policies,
+    /// SLA policy files that did not check out (their errors are in `errors`).
+    pub failed_slas: Vec<String>,
 }
 
 /// Loads every `*.toml` file of `dir`, in name order, and the calendars of
@@ -35,7 +42,53 @@ pub fn load_dir(dir: &Path) -> io::Result<LoadReport> {
         .filter_map(|f| f.file_stem()?.to_str().map(str::to_owned))
         .collect();
     check_calendar_names(&mut report);
+    let (slas, mut errors, failed) = slas::load(dir, &report.calendars);
+    report.errors.append(&mut errors);
+    report.slas = slas;
+    report.failed_slas = failed;
+    check_sla_targets(&mut report);
     Ok(report)
+}
+
+/// Moves the automations waiting for an SLA target that no policy has to the failed
+/// files (unless a policy file has errors: its own errors say what to fix).
+fn check_sla_targets(report: &mut LoadReport) {
+    if !report.failed_slas.is_empty() {
+        return;
+    }
+    let automations = std::mem::take(&mut report.automations);
+    for a in automations {
+        let kind = a.trigger.kind;
+        let problem = if !matches!(kind, TriggerKind::SlaWarning | TriggerKind::SlaBreached) {
+            None
+        } else if a.trigger.sla_targets.is_empty() {
+            report.slas.is_empty().then(|| {
+                (
+                    path!["trigger", "type"].to_vec(),
+                    format!("{kind} waits for SLA targets, but there is no SLA policy: add one to `{}/` beside the automations", slas::DIR),
+                )
+            })
+        } else {
+            a.trigger
+                .sla_targets
+                .iter()
+                .find(|t| !report.slas.defines(**t))
+                .map(|target| {
+                    (
+                        path!["trigger", "target"].to_vec(),
+                        format!("no SLA policy has a {target} target: add [{target}] to a policy in `{}/`", slas::DIR),
+                    )
+                })
+        };
+        let Some((at, message)) = problem else {
+            report.automations.push(a);
+            continue;
+        };
+        report
+            .errors
+            .push(Locator::new(a.path.clone(), &a.source).at_path(&at, message));
+        report.failed_files.push(a.path);
+    }
 }
 
 /// Moves the automations whose `business_hours` names no calendar to the failed
@@ -158,5 +211,41 @@ mod tests {
         assert_eq!(report.automations.len(), 2);
         assert_eq!(report.failed_calendars, ["apac"]);
         assert!(report.errors[0].to_string().contains("apac.toml"));
+    }
+
+    #[test]
+    fn an_sla_target_without_a_policy_is_an_error_at_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let breached = |target: &str| {
+            format!(
+                "[trigger]\ntype = \"sla_breached\"\ntarget = \"{target}\"\n[[actions]]\ntype = \"reply\"\ntext = \"late\"\n"
+            )
+        };
+        std::fs::write(dir.path().join("a.toml"), breached("first_response")).unwrap();
+        let report = load_dir(dir.path()).unwrap();
+        assert!(report.automations.is_empty());
+        let error = report.errors[0].to_string();
+        assert!(
+            error.contains("a.toml:3:10:")
+                && error.contains("no SLA policy has a first_response target"),
+            "{error}"
+        );
+
+        std::fs::create_dir(dir.path().join("slas")).unwrap();
+        std::fs::write(
+            dir.path().join("slas/critical.toml"),
+            "[first_response]\nwithin = \"15m\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.toml"), breached("resolution")).unwrap();
+        let report = load_dir(dir.path()).unwrap();
+        let ids: Vec<_> = report.automations.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        let error = report.errors[0].to_string();
+        assert!(
+            error.contains("b.toml:3:10:")
+                && error.contains("no SLA policy has a resolution target"),
+            "{error}"
+        );
     }
 }

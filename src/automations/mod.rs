@@ -11,6 +11,7 @@ mod load;
 mod registry;
 pub mod reload;
 mod scripts;
+pub mod slas;
 mod validate;
 
 pub use diagnostic::Diagnostic;
@@ -98,6 +99,8 @@ pub struct TriggerRule {
     pub schedule: Option<ScheduleRule>,
     /// For `no_response`, `no_reply` and `idle`: how long a silence lasts.
     pub silence: Option<SilenceRule>,
+    /// For `sla_warning` and `sla_breached`: only these targets (empty: any).
+    pub sla_targets: Vec<crate::conversations::sla::Target>,
 }
 
 /// How long a conversation must be silent before an automation runs.

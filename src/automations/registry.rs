@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::Automation;
 use super::calendars::Calendars;
+use crate::sla::Policies;
 
 /// An automation with its stored version number.
 #[derive(Debug, Clone)]
@@ -23,6 +24,7 @@ pub struct Registry {
     current: RwLock<Arc<Vec<VersionedAutomation>>>,
     versions: Mutex<HashMap<(String, i64), Arc<Automation>>>,
     calendars: RwLock<Arc<Calendars>>,
+    slas: RwLock<Arc<Policies>>,
 }
 
 impl Registry {
@@ -53,6 +55,16 @@ impl Registry {
     /// Replaces the calendars in force.
     pub fn install_calendars(&self, calendars: Calendars) {
         *self.calendars.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(calendars);
+    }
+
+    /// The SLA policies in force now, in the order they are tried.
+    pub fn slas(&self) -> Arc<Policies> {
+        self.slas.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the SLA policies in force.
+    pub fn install_slas(&self, policies: Policies) {
+        *self.slas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policies);
     }
 
     /// Keeps a version reachable for runs that reference it.

@@ -82,7 +82,10 @@ pub async fn reload(
         dir = %dir.display(),
         automations = installed.len(),
         calendars = calendars.len(),
-        files_with_errors = report.failed_files.len() + report.failed_calendars.len(),
+        sla_policies = report.slas.0.len(),
+        files_with_errors = report.failed_files.len()
+            + report.failed_calendars.len()
+            + report.failed_slas.len(),
         "automations in force"
     );
     crate::webhooks::ensure_tokens(db, secrets, &installed, clock.now_ms()).await?;
@@ -93,6 +96,11 @@ pub async fn reload(
     let mut tx = db.begin().await?;
     db::automations::mark_in_force(&mut tx, &in_force, clock.now_ms()).await?;
     tx.commit().await?;
+    if report.failed_slas.is_empty() {
+        registry.install_slas(report.slas);
+    } else {
+        tracing::error!(files = ?report.failed_slas, "SLA policy files have errors; keeping the previous policies in force until they are fixed");
+    }
     registry.install_calendars(calendars);
     registry.install(installed);
     Ok(())

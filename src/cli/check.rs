@@ -19,9 +19,11 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
         let files = report.automations.len()
             + report.failed_files.len()
             + report.calendars.len()
-            + report.failed_calendars.len();
+            + report.failed_calendars.len()
+            + report.slas.0.len()
+            + report.failed_slas.len();
         (
-            report.automations.len() + report.calendars.len(),
+            report.automations.len() + report.calendars.len() + report.slas.0.len(),
             report.errors,
             files,
         )

@@ -4,6 +4,7 @@
 
 pub mod edit;
 mod patch;
+pub mod sla;
 
 pub use patch::{ConversationPatch, Field, FieldChange};
 
@@ -105,6 +106,9 @@ pub struct Conversation {
     pub created_at: i64,
     /// Last change, ms since the epoch.
     pub updated_at: i64,
+    /// Its SLA clocks, by target (empty when no policy applies).
+    #[serde(default)]
+    pub sla: sla::Sla,
 }
 
 /// A conversation about to be created from its first message.

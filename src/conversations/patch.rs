@@ -172,6 +172,7 @@ mod tests {
             permalink: String::new(),
             created_at: 0,
             updated_at: 0,
+            sla: Default::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::conversations::{Conversation, FieldChange, NewConversation, Status};
 use crate::trigger::Message;
 
 const COLUMNS: &str = "c.id, c.team_id, c.channel_id, c.thread_ts, c.requester, c.customer, c.title, \
-     c.status, c.priority, c.ticket_type, c.assignee, c.tags, c.permalink, c.created_at, c.updated_at";
+     c.status, c.priority, c.ticket_type, c.assignee, c.tags, c.permalink, c.created_at, c.updated_at, c.sla";
 
 fn from_row(row: &Row) -> sqlx::Result<Conversation> {
     let decode = |column: &str, e: String| sqlx::Error::ColumnDecode {
@@ -35,6 +35,10 @@ fn from_row(row: &Row) -> sqlx::Result<Conversation> {
         permalink: row.text(12)?,
         created_at: row.int(13)?,
         updated_at: row.int(14)?,
+        sla: match row.opt_text(15)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| decode("sla", e.to_string()))?,
+            None => Default::default(),
+        },
     })
 }
 
@@ -58,7 +62,7 @@ pub async fn find_by_messages(
     Ok(Later::new(found, |rows| {
         let mut found = HashMap::new();
         for row in rows {
-            found.insert((row.text(15)?, row.text(16)?), from_row(&row)?);
+            found.insert((row.text(16)?, row.text(17)?), from_row(&row)?);
         }
         Ok(found)
     }))
@@ -187,6 +191,7 @@ pub async fn create_many(
                     permalink: c.permalink,
                     created_at: now_ms,
                     updated_at: now_ms,
+                    sla: Default::default(),
                 })
             })
             .collect())
@@ -246,6 +251,20 @@ pub struct ChangeCause<'a> {
     pub actor: Option<&'a str>,
     /// When.
     pub at_ms: i64,
+}
+
+/// Stores a conversation's SLA clocks (deferred: sent with the next statement).
+pub async fn save_sla(tx: &mut dyn Tx, conversation: &Conversation) -> sqlx::Result<()> {
+    let sla = if conversation.sla.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&conversation.sla).ok()
+    };
+    tx.defer(
+        "UPDATE conversations SET sla = $1 WHERE id = $2",
+        crate::args![sla, conversation.id],
+    )
+    .await
 }
 
 /// Stores a conversation's new field values and the history of `changes`.

@@ -11,10 +11,13 @@
 use std::collections::HashMap;
 
 use super::{IngestContext, IngestOutcome};
+use crate::automations::VersionedAutomation;
 use crate::conversations::{Conversation, NewConversation};
 use crate::db::events::NewEvent;
 use crate::db::{self, tx::Tx};
 use crate::dispatch::{self, QueuedLater, Slots, ToQueue};
+use crate::sla::Happened;
+use crate::sla::track::ClockMoves;
 use crate::team::Side;
 use crate::timers::silence::{self, Spoke};
 use crate::trigger::{Activity, InboundEvent, Message, Trigger, TriggerEvent};
@@ -130,14 +133,7 @@ pub async fn apply_batch(
         resolve_replies_and_reactions(tx, &mut steps, events, found.resolve()?, now_ms).await?;
     }
     let automations = ctx.registry.current();
-    let silences = silence::plan(
-        &automations,
-        &ctx.registry.calendars(),
-        &spoke(ctx, &steps, now_ms),
-    );
-    if !silences.is_empty() {
-        db::timers::apply(tx, &silences).await?;
-    }
+    track_time(tx, ctx, &automations, &mut steps, now_ms).await?;
 
     let triggers: Vec<ToQueue<'_>> = steps
         .iter()
@@ -176,29 +172,73 @@ pub async fn apply_batch(
     Ok((applied, queued))
 }
 
-/// Who spoke in which conversation, for the silences: every new message, and a team
-/// member's reaction when reactions count as answers.
-fn spoke(ctx: &IngestContext, steps: &[Step<'_>], now_ms: i64) -> Vec<Spoke> {
-    steps
+/// What the batch's events did to the clocks: the silences automations wait for and
+/// the conversations' SLA clocks (whose new state the triggers' conversations carry).
+async fn track_time(
+    tx: &mut dyn Tx,
+    ctx: &IngestContext,
+    automations: &[VersionedAutomation],
+    steps: &mut [Step<'_>],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let happened = happenings(ctx, steps);
+    let calendars = ctx.registry.calendars();
+    let spoke: Vec<Spoke> = happened
         .iter()
-        .filter_map(|step| {
-            let Step::Triggers(trigger, Some(conversation)) = step else {
+        .filter_map(|&(i, what)| {
+            let (Happened::Opened(side) | Happened::Spoke(side)) = what else {
                 return None;
             };
-            let side = match &trigger.event {
-                TriggerEvent::ConversationCreated { message }
-                | TriggerEvent::MessageReceived { message } => ctx.team.side_of(&message.user),
-                TriggerEvent::ReactionAdded { .. } if ctx.team.counts_reactions() => {
-                    let side = ctx.team.side_of(trigger.actor.as_deref()?);
-                    (side == Side::Team).then_some(side)?
-                }
-                _ => return None,
+            let Step::Triggers(_, Some(c)) = &steps[i] else {
+                return None;
             };
             Some(Spoke {
-                conversation_id: conversation.id,
+                conversation_id: c.id,
                 side,
                 at_ms: now_ms,
             })
+        })
+        .collect();
+    let silences = silence::plan(automations, &calendars, &spoke);
+    if !silences.is_empty() {
+        db::timers::apply(tx, &silences).await?;
+    }
+    let policies = ctx.registry.slas();
+    let mut clocks = ClockMoves::new(&policies, &calendars);
+    for (i, what) in happened {
+        if let Step::Triggers(_, Some(c)) = &mut steps[i] {
+            clocks.apply(c, what, now_ms);
+        }
+    }
+    clocks.save(tx).await
+}
+
+/// What each recorded event did to its conversation, as time-based rules care: who
+/// spoke (every new message, and a team member's reaction when reactions count as
+/// answers), and field changes.
+fn happenings(ctx: &IngestContext, steps: &[Step<'_>]) -> Vec<(usize, Happened)> {
+    steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, step)| {
+            let Step::Triggers(trigger, Some(_)) = step else {
+                return None;
+            };
+            let what = match &trigger.event {
+                TriggerEvent::ConversationCreated { message } => {
+                    Happened::Opened(ctx.team.side_of(&message.user))
+                }
+                TriggerEvent::MessageReceived { message } => {
+                    Happened::Spoke(ctx.team.side_of(&message.user))
+                }
+                TriggerEvent::ReactionAdded { .. } if ctx.team.counts_reactions() => {
+                    let side = ctx.team.side_of(trigger.actor.as_deref()?);
+                    Happened::Spoke((side == Side::Team).then_some(side)?)
+                }
+                TriggerEvent::ConversationUpdated { .. } => Happened::Changed,
+                _ => return None,
+            };
+            Some((i, what))
         })
         .collect()
 }

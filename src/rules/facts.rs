@@ -6,6 +6,7 @@
 //! [`Fact::available_for`], and its value in [`Fact::value`].
 
 use crate::conversations::Conversation;
+use crate::conversations::sla::Target;
 use crate::trigger::{ApprovalDecision, Trigger, TriggerEvent, TriggerKind};
 
 /// A named value about a trigger or its conversation.
@@ -61,6 +62,21 @@ pub enum Fact {
     DecisionReason,
     /// The approval request's title.
     ApprovalTitle,
+    /// The SLA target of an `sla_warning` or `sla_breached` trigger.
+    SlaTarget,
+    /// A part of an SLA target's clock: `sla.first_response.due`.
+    Sla(Target, SlaPart),
+}
+
+/// What of an SLA clock a fact names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlaPart {
+    /// `running`, `paused`, `met` or `breached`.
+    State,
+    /// When it is (or was) due, RFC 3339.
+    Due,
+    /// `true` once it breached (also when the answer came late), else `false`.
+    Breached,
 }
 
 /// How a fact's value prints in a message.
@@ -146,6 +162,8 @@ const CONVERSATION_KINDS: &[TriggerKind] = &[
     TriggerKind::NoResponse,
     TriggerKind::NoReply,
     TriggerKind::Idle,
+    TriggerKind::SlaWarning,
+    TriggerKind::SlaBreached,
 ];
 const MESSAGE_KINDS: &[TriggerKind] = &[
     TriggerKind::ConversationCreated,
@@ -154,7 +172,7 @@ const MESSAGE_KINDS: &[TriggerKind] = &[
 
 impl Fact {
     /// Every fact, in documentation order.
-    pub const ALL: [Fact; 25] = [
+    pub const ALL: [Fact; 35] = [
         Self::Id,
         Self::Title,
         Self::Status,
@@ -180,6 +198,16 @@ impl Fact {
         Self::DecidedBy,
         Self::DecisionReason,
         Self::ApprovalTitle,
+        Self::SlaTarget,
+        Self::Sla(Target::FirstResponse, SlaPart::State),
+        Self::Sla(Target::FirstResponse, SlaPart::Due),
+        Self::Sla(Target::FirstResponse, SlaPart::Breached),
+        Self::Sla(Target::NextReply, SlaPart::State),
+        Self::Sla(Target::NextReply, SlaPart::Due),
+        Self::Sla(Target::NextReply, SlaPart::Breached),
+        Self::Sla(Target::Resolution, SlaPart::State),
+        Self::Sla(Target::Resolution, SlaPart::Due),
+        Self::Sla(Target::Resolution, SlaPart::Breached),
     ];
 
     /// The fact's name in filters and templates.
@@ -210,6 +238,18 @@ impl Fact {
             Self::DecidedBy => "decided_by",
             Self::DecisionReason => "decision_reason",
             Self::ApprovalTitle => "approval_title",
+            Self::SlaTarget => "sla_target",
+            Self::Sla(target, part) => match (target, part) {
+                (Target::FirstResponse, SlaPart::State) => "sla.first_response.state",
+                (Target::FirstResponse, SlaPart::Due) => "sla.first_response.due",
+                (Target::FirstResponse, SlaPart::Breached) => "sla.first_response.breached",
+                (Target::NextReply, SlaPart::State) => "sla.next_reply.state",
+                (Target::NextReply, SlaPart::Due) => "sla.next_reply.due",
+                (Target::NextReply, SlaPart::Breached) => "sla.next_reply.breached",
+                (Target::Resolution, SlaPart::State) => "sla.resolution.state",
+                (Target::Resolution, SlaPart::Due) => "sla.resolution.due",
+                (Target::Resolution, SlaPart::Breached) => "sla.resolution.breached",
+            },
         }
     }
 
@@ -248,6 +288,7 @@ impl Fact {
             Self::Decision | Self::DecidedBy | Self::DecisionReason | Self::ApprovalTitle => {
                 &[TriggerKind::ApprovalResponse]
             }
+            Self::SlaTarget => &[TriggerKind::SlaWarning, TriggerKind::SlaBreached],
             _ => CONVERSATION_KINDS,
         }
     }
@@ -318,6 +359,20 @@ impl Fact {
             Self::DecidedBy => one(ctx.approval().and_then(|a| a.decided_by.clone())),
             Self::DecisionReason => one(ctx.approval().and_then(|a| a.reason.clone())),
             Self::ApprovalTitle => one(ctx.approval().map(|a| a.title.clone())),
+            Self::SlaTarget => one(event.sla().map(|a| a.target.as_str().to_owned())),
+            Self::Sla(target, part) => {
+                let Some(clock) = c.and_then(|c| c.sla.clocks.get(&target)) else {
+                    return FactValue::Absent;
+                };
+                match part {
+                    SlaPart::State => FactValue::One(clock.state.as_str().to_owned()),
+                    SlaPart::Due => one(clock
+                        .due_at
+                        .or(clock.breached_at)
+                        .map(crate::clock::format_ms)),
+                    SlaPart::Breached => FactValue::One(clock.breached_at.is_some().to_string()),
+                }
+            }
         }
     }
 

@@ -39,6 +39,9 @@ fn trigger_matches(rule: &TriggerRule, trigger: &Trigger) -> bool {
         TriggerEvent::ApprovalResponse { approval } => {
             rule.automations.is_empty() || rule.automations.contains(&approval.automation_id)
         }
+        TriggerEvent::SlaWarning { sla } | TriggerEvent::SlaBreached { sla } => {
+            rule.sla_targets.is_empty() || rule.sla_targets.contains(&sla.target)
+        }
         _ => true,
     }
 }
@@ -81,6 +84,7 @@ mod tests {
             permalink: String::new(),
             created_at: 0,
             updated_at: 0,
+            sla: Default::default(),
         }
     }
 
@@ -275,7 +279,7 @@ mod tests {
         }
         // Schedules and silences fire by time, not by matching; the kinds above cover
         // the rest.
-        assert_eq!(TriggerKind::ALL.len(), 12);
+        assert_eq!(TriggerKind::ALL.len(), 14);
     }
 
     impl Automation {

@@ -22,6 +22,8 @@ use crate::db::runs::{ClaimedRun, RunStatus, StepRecord};
 use crate::db::tx::{Later, Tx};
 use crate::db::writer::BatchKind;
 use crate::dispatch::{self, QueuedLater, Slots, ToQueue};
+use crate::sla::Happened;
+use crate::sla::track::ClockMoves;
 use crate::trigger::{Trigger, TriggerEvent};
 
 /// What a run writes at one point of its progress.
@@ -295,6 +297,8 @@ impl Journal {
         now: i64,
     ) -> sqlx::Result<Option<(QueuedLater, Vec<usize>)>> {
         let mut triggers: Vec<(usize, Trigger, Conversation)> = Vec::new();
+        let (policies, calendars) = (self.registry.slas(), self.registry.calendars());
+        let mut clocks = ClockMoves::new(&policies, &calendars);
         for (i, e) in entries.iter().enumerate() {
             let Some(p) = e.patch.as_ref().filter(|_| held.contains(&e.run_id)) else {
                 continue;
@@ -313,6 +317,8 @@ impl Journal {
                 at_ms: now,
             };
             db::conversations::save_changes(tx, current, &changes, cause).await?;
+            clocks.apply(current, Happened::Changed, now);
+            written[i].conversation = Some(current.clone());
             let trigger = Trigger {
                 event_id: p.cause.clone(),
                 team_id: p.team_id.clone(),
@@ -323,6 +329,7 @@ impl Journal {
             };
             triggers.push((i, trigger, current.clone()));
         }
+        clocks.save(tx).await?;
         if triggers.is_empty() {
             return Ok(None);
         }

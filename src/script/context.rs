@@ -76,7 +76,35 @@ pub fn conversation(c: &Conversation) -> Value {
         "permalink": c.permalink,
         "createdAt": crate::clock::format_ms(c.created_at),
         "updatedAt": crate::clock::format_ms(c.updated_at),
+        "sla": sla(&c.sla.clocks),
     })
+}
+
+/// The SLA clocks as scripts see them: by target, times in RFC 3339.
+fn sla(
+    clocks: &std::collections::BTreeMap<
+        crate::conversations::sla::Target,
+        crate::conversations::sla::SlaClock,
+    >,
+) -> Value {
+    let time = |ms: Option<i64>| ms.map(crate::clock::format_ms);
+    let by_target: Map<String, Value> = clocks
+        .iter()
+        .map(|(target, c)| {
+            let value = json!({
+                "policy": c.policy,
+                "state": c.state.as_str(),
+                "startedAt": crate::clock::format_ms(c.started_at),
+                "due": time(c.due_at),
+                "warnAt": time(c.warn_at),
+                "metAt": time(c.met_at),
+                "breachedAt": time(c.breached_at),
+                "breached": c.breached_at.is_some(),
+            });
+            (target.as_str().to_owned(), value)
+        })
+        .collect();
+    Value::Object(by_target)
 }
 
 fn message(m: &Message) -> Value {
@@ -134,6 +162,13 @@ fn trigger(t: &Trigger) -> Value {
                 "due": crate::clock::format_ms(silence.due),
                 "after": silence.after,
                 "businessHours": silence.business_hours,
+            },
+        }),
+        TriggerEvent::SlaWarning { sla } | TriggerEvent::SlaBreached { sla } => json!({
+            "sla": {
+                "target": sla.target.as_str(),
+                "policy": sla.policy,
+                "due": crate::clock::format_ms(sla.due),
             },
         }),
     };

@@ -14,17 +14,87 @@
 //! the awaited thing is recorded, and teach [`fire`] what to queue when one is due.
 
 pub mod silence;
+mod sla;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::automations::VersionedAutomation;
 use crate::db::{self, timers::DueTimer};
-use crate::rules;
 use crate::runs::RunEnv;
-use crate::trigger::{Silence, Trigger, TriggerEvent, TriggerKind};
+
+/// What happens to one timer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerOp {
+    /// Set it to count from `since`, whatever it was.
+    Restart {
+        /// When the clock started.
+        since: i64,
+        /// When it falls due.
+        due: i64,
+    },
+    /// Start it counting from `since` unless it exists (running or fired).
+    StartIfAbsent {
+        /// When the clock started.
+        since: i64,
+        /// When it falls due.
+        due: i64,
+    },
+    /// Remove it: the awaited message came.
+    Stop,
+}
+
+/// A change to the timer `name` of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerChange {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// `silence:<automation id>`.
+    pub name: String,
+    /// What happens to it.
+    pub op: TimerOp,
+}
+
+/// The changes in order, folded into one per (conversation, timer): the one that
+/// leaves each timer as all of its changes would have, one after the other.
+pub fn fold_into(changes: Vec<TimerChange>) -> Vec<TimerChange> {
+    let mut order: Vec<(i64, String)> = Vec::new();
+    let mut folded: HashMap<(i64, String), TimerOp> = HashMap::new();
+    for c in changes {
+        let key = (c.conversation_id, c.name);
+        match folded.get_mut(&key) {
+            None => {
+                order.push(key.clone());
+                folded.insert(key, c.op);
+            }
+            Some(before) => *before = fold(before.clone(), c.op),
+        }
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let op = folded.remove(&key).expect("every key was folded");
+            TimerChange {
+                conversation_id: key.0,
+                name: key.1,
+                op,
+            }
+        })
+        .collect()
+}
+
+/// The one change that does what `first` then `then` do.
+fn fold(first: TimerOp, then: TimerOp) -> TimerOp {
+    match (first, then) {
+        // After a stop the timer is absent: a conditional start starts it.
+        (TimerOp::Stop, TimerOp::StartIfAbsent { since, due }) => TimerOp::Restart { since, due },
+        // A timer just set (or left as it was) stays.
+        (first, TimerOp::StartIfAbsent { .. }) => first,
+        (_, then) => then,
+    }
+}
 
 /// Most timers fired in one pass; more are fired in the next one, at once.
 const BATCH: i64 = 256;
@@ -79,99 +149,15 @@ pub async fn pass(env: &RunEnv) -> anyhow::Result<usize> {
     Ok(due.len())
 }
 
-/// What a due timer does: queues its run (returned) if its automation still waits for
-/// it and the filter passes.
+/// What a due timer does: queues its runs (the first returned) if something still
+/// waits for it.
 async fn fire(env: &RunEnv, timer: &DueTimer, now: i64) -> anyhow::Result<Option<i64>> {
-    let Some(id) = timer.name.strip_prefix(silence::PREFIX) else {
-        anyhow::bail!("unknown kind of timer {:?}", timer.name);
-    };
-    let current = env.registry.current();
-    let automation = current
-        .iter()
-        .find(|a| a.automation.id == id && a.automation.trigger.silence.is_some());
-    let mut tx = env.db.begin().await?;
-    let Some(automation) = automation else {
-        // Gone, or no longer waiting for a silence: nobody waits for this timer.
-        db::timers::remove(&mut tx, timer).await?;
-        tx.commit().await?;
-        tracing::debug!(
-            automation = id,
-            conversation.id = timer.conversation_id,
-            "timer of an automation that no longer waits for a silence removed"
-        );
-        return Ok(None);
-    };
-    let rule = automation
-        .automation
-        .trigger
-        .silence
-        .as_ref()
-        .expect("found with a silence");
-    let calendars = env.registry.calendars();
-    // The automation may have changed since the timer was set: it waits as it says now.
-    if let Some(due) = silence::due_at(rule, &calendars, timer.since).filter(|d| *d > now) {
-        db::timers::postpone(&mut tx, timer, due).await?;
-        tx.commit().await?;
-        return Ok(None);
-    }
-    if !db::timers::take(&mut tx, timer).await? {
-        return Ok(None); // fired by another server, or the silence ended meanwhile
-    }
-    let conversation = db::conversations::get(&mut tx, timer.conversation_id).await?;
-    let Some(team) = conversation.as_ref().map(|c| c.team_id.clone()) else {
-        tx.commit().await?;
-        return Ok(None);
-    };
-    let trigger = Trigger {
-        event_id: format!(
-            "{}{id}:{}:{}",
-            silence::PREFIX,
-            timer.conversation_id,
-            timer.since
-        ),
-        team_id: team,
-        actor: None,
-        conversation_id: Some(timer.conversation_id),
-        depth: 0,
-        event: silence_event(automation, timer),
-    };
-    if !automation.automation.enabled
-        || !rules::matches(&automation.automation, &trigger, conversation.as_ref())
-    {
-        tx.commit().await?;
-        tracing::info!(
-            automation = id,
-            conversation.id = timer.conversation_id,
-            "silence fell due; filter did not pass, no run"
-        );
-        return Ok(None);
-    }
-    let a = &automation.automation;
-    let run = db::runs::insert(&mut tx, &a.id, automation.version, a.lane(), &trigger, now).await?;
-    tx.commit().await?;
-    let late_ms = now - timer.due_at;
-    tracing::info!(
-        run.id = ?run,
-        automation = id,
-        trigger = %trigger.kind(),
-        conversation.id = timer.conversation_id,
-        late_ms,
-        "silence fell due; run queued"
-    );
-    Ok(run)
-}
-
-fn silence_event(automation: &VersionedAutomation, timer: &DueTimer) -> TriggerEvent {
-    let rule = automation.automation.trigger.silence.as_ref();
-    let silence = Silence {
-        since: timer.since,
-        due: timer.due_at,
-        after: rule.map(|r| r.after_text.clone()).unwrap_or_default(),
-        business_hours: rule.and_then(|r| r.business_hours.clone()),
-    };
-    match automation.automation.trigger.kind {
-        TriggerKind::NoReply => TriggerEvent::NoReply { silence },
-        TriggerKind::Idle => TriggerEvent::Idle { silence },
-        _ => TriggerEvent::NoResponse { silence },
+    if timer.name.starts_with(silence::PREFIX) {
+        silence::fire(env, timer, now).await
+    } else if let Some((target, alarm)) = crate::sla::parse_timer_name(&timer.name) {
+        sla::fire(env, timer, target, alarm, now).await
+    } else {
+        // Written by a newer version, or garbage: leave it for whoever knows it.
+        anyhow::bail!("unknown kind of timer {:?}", timer.name)
     }
 }

@@ -10,14 +10,18 @@
 //! A silence that fired stays recorded (without a due time) until the awaited message
 //! comes, so each silence fires once however many times the requester writes again.
 
-use std::collections::HashMap;
-
 use chrono::DateTime;
 
 use crate::automations::calendars::Calendars;
 use crate::automations::{SilenceRule, VersionedAutomation};
 use crate::team::Side;
 use crate::trigger::TriggerKind;
+
+use super::{TimerChange, TimerOp, fold_into};
+use crate::db::{self, timers::DueTimer};
+use crate::rules;
+use crate::runs::RunEnv;
+use crate::trigger::{Silence, Trigger, TriggerEvent};
 
 /// The prefix of a silence timer's name; the automation's id follows.
 pub const PREFIX: &str = "silence:";
@@ -31,38 +35,6 @@ pub struct Spoke {
     pub side: Side,
     /// When (ms since the epoch).
     pub at_ms: i64,
-}
-
-/// What happens to one timer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimerOp {
-    /// Set it to count from `since`, whatever it was.
-    Restart {
-        /// When the clock started.
-        since: i64,
-        /// When it falls due.
-        due: i64,
-    },
-    /// Start it counting from `since` unless it exists (running or fired).
-    StartIfAbsent {
-        /// When the clock started.
-        since: i64,
-        /// When it falls due.
-        due: i64,
-    },
-    /// Remove it: the awaited message came.
-    Stop,
-}
-
-/// A change to the timer `name` of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimerChange {
-    /// The conversation.
-    pub conversation_id: i64,
-    /// `silence:<automation id>`.
-    pub name: String,
-    /// What happens to it.
-    pub op: TimerOp,
 }
 
 /// The timer name of an automation's silence.
@@ -103,8 +75,7 @@ pub fn plan(
     if silent.is_empty() || spoke.is_empty() {
         return Vec::new();
     }
-    let mut order: Vec<(i64, String)> = Vec::new();
-    let mut folded: HashMap<(i64, String), TimerOp> = HashMap::new();
+    let mut changes = Vec::new();
     for s in spoke {
         for (id, kind, rule) in &silent {
             let start = |restart: bool| {
@@ -130,37 +101,105 @@ pub fn plan(
                 _ => None,
             };
             let Some(op) = op else { continue };
-            let key = (s.conversation_id, timer_name(id));
-            match folded.get_mut(&key) {
-                None => {
-                    order.push(key.clone());
-                    folded.insert(key, op);
-                }
-                Some(before) => *before = fold(before.clone(), op),
-            }
+            changes.push(TimerChange {
+                conversation_id: s.conversation_id,
+                name: timer_name(id),
+                op,
+            });
         }
     }
-    order
-        .into_iter()
-        .map(|key| {
-            let op = folded.remove(&key).expect("every key was folded");
-            TimerChange {
-                conversation_id: key.0,
-                name: key.1,
-                op,
-            }
-        })
-        .collect()
+    fold_into(changes)
 }
 
-/// The one change that does what `first` then `then` do.
-fn fold(first: TimerOp, then: TimerOp) -> TimerOp {
-    match (first, then) {
-        // After a stop the timer is absent: a conditional start starts it.
-        (TimerOp::Stop, TimerOp::StartIfAbsent { since, due }) => TimerOp::Restart { since, due },
-        // A timer just set (or left as it was) stays.
-        (first, TimerOp::StartIfAbsent { .. }) => first,
-        (_, then) => then,
+/// What a due timer does: queues its run (returned) if its automation still waits for
+/// it and the filter passes.
+pub(super) async fn fire(env: &RunEnv, timer: &DueTimer, now: i64) -> anyhow::Result<Option<i64>> {
+    let Some(id) = timer.name.strip_prefix(PREFIX) else {
+        anyhow::bail!("not a silence timer: {:?}", timer.name);
+    };
+    let current = env.registry.current();
+    let automation = current
+        .iter()
+        .find(|a| a.automation.id == id && a.automation.trigger.silence.is_some());
+    let mut tx = env.db.begin().await?;
+    let Some(automation) = automation else {
+        // Gone, or no longer waiting for a silence: nobody waits for this timer.
+        db::timers::remove(&mut tx, timer).await?;
+        tx.commit().await?;
+        tracing::debug!(
+            automation = id,
+            conversation.id = timer.conversation_id,
+            "timer of an automation that no longer waits for a silence removed"
+        );
+        return Ok(None);
+    };
+    let rule = automation
+        .automation
+        .trigger
+        .silence
+        .as_ref()
+        .expect("found with a silence");
+    let calendars = env.registry.calendars();
+    // The automation may have changed since the timer was set: it waits as it says now.
+    if let Some(due) = due_at(rule, &calendars, timer.since).filter(|d| *d > now) {
+        db::timers::postpone(&mut tx, timer, due).await?;
+        tx.commit().await?;
+        return Ok(None);
+    }
+    if !db::timers::take(&mut tx, timer).await? {
+        return Ok(None); // fired by another server, or the silence ended meanwhile
+    }
+    let conversation = db::conversations::get(&mut tx, timer.conversation_id).await?;
+    let Some(team) = conversation.as_ref().map(|c| c.team_id.clone()) else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let trigger = Trigger {
+        event_id: format!("{}{id}:{}:{}", PREFIX, timer.conversation_id, timer.since),
+        team_id: team,
+        actor: None,
+        conversation_id: Some(timer.conversation_id),
+        depth: 0,
+        event: silence_event(automation, timer),
+    };
+    if !automation.automation.enabled
+        || !rules::matches(&automation.automation, &trigger, conversation.as_ref())
+    {
+        tx.commit().await?;
+        tracing::info!(
+            automation = id,
+            conversation.id = timer.conversation_id,
+            "silence fell due; filter did not pass, no run"
+        );
+        return Ok(None);
+    }
+    let a = &automation.automation;
+    let run = db::runs::insert(&mut tx, &a.id, automation.version, a.lane(), &trigger, now).await?;
+    tx.commit().await?;
+    let late_ms = now - timer.due_at;
+    tracing::info!(
+        run.id = ?run,
+        automation = id,
+        trigger = %trigger.kind(),
+        conversation.id = timer.conversation_id,
+        late_ms,
+        "silence fell due; run queued"
+    );
+    Ok(run)
+}
+
+fn silence_event(automation: &VersionedAutomation, timer: &DueTimer) -> TriggerEvent {
+    let rule = automation.automation.trigger.silence.as_ref();
+    let silence = Silence {
+        since: timer.since,
+        due: timer.due_at,
+        after: rule.map(|r| r.after_text.clone()).unwrap_or_default(),
+        business_hours: rule.and_then(|r| r.business_hours.clone()),
+    };
+    match automation.automation.trigger.kind {
+        TriggerKind::NoReply => TriggerEvent::NoReply { silence },
+        TriggerKind::Idle => TriggerEvent::Idle { silence },
+        _ => TriggerEvent::NoResponse { silence },
     }
 }
 

@@ -22,5 +22,6 @@ mod scripts;
 mod secrets;
 mod signature;
 mod silences;
+mod slas;
 mod socket_mode;
 mod webhooks;

@@ -168,6 +168,7 @@ impl Checker<'_> {
         let mut automations = Vec::new();
         let (mut manual, mut signature, mut schedule) = (None, None, None);
         let mut silence = None;
+        let mut sla_targets = Vec::new();
         let (kind, fields, emoji) = match spec {
             TriggerSpec::ConversationCreated {} => {
                 (TriggerKind::ConversationCreated, vec![], vec![])
@@ -208,6 +209,14 @@ impl Checker<'_> {
                 (TriggerKind::ReactionAdded, vec![], names)
             }
             TriggerSpec::UserJoined {} => (TriggerKind::UserJoined, vec![], vec![]),
+            TriggerSpec::SlaWarning { target } => {
+                sla_targets = self.sla_targets(target);
+                (TriggerKind::SlaWarning, vec![], vec![])
+            }
+            TriggerSpec::SlaBreached { target } => {
+                sla_targets = self.sla_targets(target);
+                (TriggerKind::SlaBreached, vec![], vec![])
+            }
             TriggerSpec::NoResponse {
                 after,
                 business_hours,
@@ -239,6 +248,7 @@ impl Checker<'_> {
             signature,
             schedule,
             silence,
+            sla_targets,
         }
     }
 

@@ -2,8 +2,9 @@
 //! who may run them), webhooks (signatures) and schedules (cron, time zone).
 
 use super::{Checker, path};
-use crate::automations::definition::{InputKind, InputSpec, SignatureSpec};
+use crate::automations::definition::{InputKind, InputSpec, OneOrMany, SignatureSpec};
 use crate::automations::{ManualRule, ScheduleRule, SilenceRule, duration};
+use crate::conversations::sla::Target;
 use crate::principal::Principal;
 
 /// Slack's limit on a modal's blocks.
@@ -170,6 +171,26 @@ impl Checker<'_> {
             cron: cron_rule?,
             timezone: tz?,
         })
+    }
+
+    /// The `target` of an SLA trigger. Whether a policy has it is checked where the
+    /// policies are known (`load_dir`).
+    pub(super) fn sla_targets(&mut self, given: &OneOrMany) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for (i, name) in given.to_vec().iter().enumerate() {
+            let at = match given {
+                OneOrMany::Many(_) => path!["trigger", "target", i].to_vec(),
+                _ => path!["trigger", "target"].to_vec(),
+            };
+            match Target::from_name(name) {
+                Some(t) => targets.push(t),
+                None => self.error(
+                    &at,
+                    format!("{name:?} is not an SLA target: use first_response, next_reply or resolution"),
+                ),
+            }
+        }
+        targets
     }
 
     /// `after` and `business_hours` of a silence trigger. Whether the calendar exists
