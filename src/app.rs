@@ -157,6 +157,7 @@ impl App {
             leasing,
             leases: LeaseBook::default(),
             ended: tokio::sync::broadcast::channel(1024).0,
+            team: team.clone(),
         });
 
         let manual = ManualDesk::new(env.clone(), config.manual.clone());

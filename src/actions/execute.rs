@@ -227,7 +227,9 @@ pub async fn execute(action: &Action, ctx: &StepContext<'_>) -> Result<StepOutco
         }
         Action::Code(code) => super::code::execute(code, ctx).await,
         Action::Approval(approval) => super::approval::execute(approval, ctx, &facts).await,
-        Action::Wait { duration } => Ok(super::wait::execute(*duration, ctx)),
+        Action::Wait { duration, until } => {
+            super::wait::execute(*duration, until.as_ref(), ctx).await
+        }
         Action::Page {
             group,
             channel,

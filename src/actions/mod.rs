@@ -11,7 +11,7 @@ mod approval;
 mod code;
 mod execute;
 mod patch;
-mod wait;
+pub mod wait;
 
 pub use execute::{GroupCache, StepContext, StepError, StepOutcome, Wait, execute};
 
@@ -56,6 +56,8 @@ pub enum Action {
     Wait {
         /// How long.
         duration: std::time::Duration,
+        /// What ends it early, if anything.
+        until: Option<Until>,
     },
     /// Mention a user group in a channel.
     Page {
@@ -66,6 +68,17 @@ pub enum Action {
         /// Message text; `{{group}}` is not a fact, the mention is prepended.
         text: Template,
     },
+}
+
+/// What ends a `wait` early; any one of its parts does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Until {
+    /// A reply in the thread from this side.
+    pub reply_from: Option<crate::automations::definition::ReplyFrom>,
+    /// The status becomes one of these.
+    pub status: Vec<Status>,
+    /// One of these fields changes.
+    pub field_changes: Vec<crate::conversations::Field>,
 }
 
 /// The `code` action: a transpiled script.

@@ -314,7 +314,41 @@ pub enum ActionSpec {
         /// How long: `90s`, `30m`, `4h`, `1d`, `1w`, or combined like `1d12h`.
         #[serde(rename = "for")]
         duration: String,
+        /// End the wait early when this happens in the conversation (a reply, a
+        /// status, a field change); the step's `decision` is then `ended`, else
+        /// `timed_out`.
+        until: Option<UntilSpec>,
+        /// Steps run only when the time ran out first (`until` did not happen).
+        #[serde(default)]
+        on_timeout: Vec<ActionSpec>,
     },
+}
+
+/// What ends a `wait` early; any one of those given does.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UntilSpec {
+    /// A reply in the thread from this side: `requester` (anyone outside the support
+    /// team), `team` (`support.team`) or `anyone`.
+    pub reply_from: Option<ReplyFrom>,
+    /// The status becomes one of these.
+    #[serde(default)]
+    pub status: Vec<Status>,
+    /// One of these fields changes.
+    #[serde(default)]
+    pub field_changes: Vec<Field>,
+}
+
+/// Whose reply ends a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyFrom {
+    /// Anyone outside the support team.
+    Requester,
+    /// A member of the support team.
+    Team,
+    /// Anyone (not bots).
+    Anyone,
 }
 
 /// The `approval` action.

@@ -59,6 +59,18 @@ pub struct Automation {
     pub content_hash: String,
 }
 
+/// Whether some automation of `automations` has a `wait` that something in its
+/// conversation may end (`until`): then the ingest wakes waiting runs when a
+/// conversation moves.
+pub fn wait_until_something(automations: &[VersionedAutomation]) -> bool {
+    automations.iter().any(|a| {
+        a.automation
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Wait { until: Some(_), .. }))
+    })
+}
+
 /// The queue lane of runs whose automation has script steps.
 pub const SCRIPT_LANE: &str = "script";
 /// The queue lane of all other runs.
@@ -157,11 +169,12 @@ pub struct Step {
     pub branch: Option<Branch>,
 }
 
-/// A step's place in an approval's branches.
+/// A step's place in an approval's branches (or a wait's `on_timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Branch {
-    /// The index of the approval step.
+    /// The index of the approval (or `wait … until`) step.
     pub approval_step: usize,
-    /// The decision this branch runs on: `approved`, `denied` or `expired`.
+    /// The decision this branch runs on: `approved`, `denied` or `expired` (or a
+    /// wait's `timed_out`).
     pub decision: &'static str,
 }

@@ -43,6 +43,11 @@ impl Field {
             Self::Tags => "tags",
         }
     }
+
+    /// Looks a field up by its name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
 }
 
 /// One field's change.

@@ -253,6 +253,53 @@ pub struct ChangeCause<'a> {
     pub at_ms: i64,
 }
 
+/// What was said and changed in a conversation within a time span.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Messages: (author, when), oldest first.
+    pub messages: Vec<(String, i64)>,
+    /// Field changes: (field, value after, when), oldest first.
+    pub changes: Vec<(String, serde_json::Value, i64)>,
+}
+
+/// The messages and field changes of a conversation after `after_ms` and up to
+/// `until_ms`.
+pub async fn history_between(
+    pool: &sqlx::AnyPool,
+    conversation_id: i64,
+    after_ms: i64,
+    until_ms: i64,
+) -> sqlx::Result<History> {
+    let messages: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT user_id, created_at FROM messages
+         WHERE conversation_id = $1 AND created_at > $2 AND created_at <= $3 ORDER BY created_at",
+    )
+    .bind(conversation_id)
+    .bind(after_ms)
+    .bind(until_ms)
+    .fetch_all(pool)
+    .await?;
+    let changes: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT field, after_value, changed_at FROM conversation_changes
+         WHERE conversation_id = $1 AND changed_at > $2 AND changed_at <= $3 ORDER BY id",
+    )
+    .bind(conversation_id)
+    .bind(after_ms)
+    .bind(until_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(History {
+        messages,
+        changes: changes
+            .into_iter()
+            .map(|(field, after, at)| {
+                let after = serde_json::from_str(&after).unwrap_or(serde_json::Value::Null);
+                (field, after, at)
+            })
+            .collect(),
+    })
+}
+
 /// Stores a conversation's SLA clocks (deferred: sent with the next statement).
 pub async fn save_sla(tx: &mut dyn Tx, conversation: &Conversation) -> sqlx::Result<()> {
     let sla = if conversation.sla.is_empty() {

@@ -288,6 +288,29 @@ pub async fn resume_delays(conn: &mut AnyConnection, now_ms: i64) -> sqlx::Resul
     .await
 }
 
+/// Puts back in the queue the runs waiting, with an `until`, on one of
+/// `conversation_ids`: something happened there, and their wait step decides whether
+/// it ends the wait (deferred: sent with the batch's next statement).
+pub async fn wake_waiting_on(
+    tx: &mut dyn Tx,
+    conversation_ids: &[i64],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    if conversation_ids.is_empty() {
+        return Ok(());
+    }
+    let ids = conversation_ids.iter().map(|id| Arg::from(*id)).collect();
+    tx.expand_deferred(
+        "UPDATE runs SET status = 'queued', run_after = $1, waiting_for = NULL, wait_deadline = NULL,
+             attempt = 0
+         WHERE status = 'waiting' AND waiting_for LIKE 'delay% until %' AND conversation_id IN ({})",
+        crate::args![now_ms],
+        Shape::List,
+        ids,
+    )
+    .await
+}
+
 /// Writes the final state of the runs `owner` holds among `run_ids` (a run whose lease
 /// was lost is not this worker's to finish, and is left alone).
 pub async fn finish_many(

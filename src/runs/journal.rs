@@ -330,6 +330,13 @@ impl Journal {
             triggers.push((i, trigger, current.clone()));
         }
         clocks.save(tx).await?;
+        let automations = self.registry.current();
+        if crate::automations::wait_until_something(&automations) {
+            let mut moved: Vec<i64> = triggers.iter().map(|(_, _, c)| c.id).collect();
+            moved.sort_unstable();
+            moved.dedup();
+            db::runs::wake_waiting_on(tx, &moved, now).await?;
+        }
         if triggers.is_empty() {
             return Ok(None);
         }

@@ -97,6 +97,8 @@ pub struct RunEnv {
     pub leases: LeaseBook,
     /// Whose runs ended (the trigger's actor), as they end: the Home tab listens.
     pub ended: tokio::sync::broadcast::Sender<String>,
+    /// Whose messages count as the team's (for `wait … until` a reply).
+    pub team: Arc<crate::team::SupportTeam>,
 }
 
 /// How long shutdown waits for runs in flight before putting them back in the queue.

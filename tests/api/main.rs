@@ -24,4 +24,5 @@ mod signature;
 mod silences;
 mod slas;
 mod socket_mode;
+mod wait_until;
 mod webhooks;

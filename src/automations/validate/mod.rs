@@ -365,13 +365,7 @@ impl Checker<'_> {
         for (i, spec) in actions.iter().enumerate() {
             let at = path!["actions", i].to_vec();
             let ActionSpec::Approval(approval) = spec else {
-                match self.action(spec, kind, &at, after_approval) {
-                    Some(action) => steps.push(Step {
-                        action,
-                        branch: None,
-                    }),
-                    None => ok = false,
-                }
+                ok &= self.step_with_timeout(spec, kind, &at, after_approval, None, &mut steps);
                 continue;
             };
             let approval_step = steps.len();
@@ -398,21 +392,67 @@ impl Checker<'_> {
                         ok = false;
                         continue;
                     }
-                    match self.action(inner, kind, &inner_at, true) {
-                        Some(action) => steps.push(Step {
-                            action,
-                            branch: Some(Branch {
-                                approval_step,
-                                decision,
-                            }),
-                        }),
-                        None => ok = false,
-                    }
+                    let branch = Some(Branch {
+                        approval_step,
+                        decision,
+                    });
+                    ok &= self.step_with_timeout(inner, kind, &inner_at, true, branch, &mut steps);
                 }
             }
             after_approval = true;
         }
         ok.then_some(steps)
+    }
+
+    /// A step that is not an approval, in `branch`; a wait's `on_timeout` steps follow
+    /// it, in its timed-out branch (nested waits nest). Whether all checked out.
+    fn step_with_timeout(
+        &mut self,
+        spec: &ActionSpec,
+        kind: TriggerKind,
+        at: &[Seg],
+        after_approval: bool,
+        branch: Option<Branch>,
+        steps: &mut Vec<Step>,
+    ) -> bool {
+        let index = steps.len();
+        let mut ok = match self.action(spec, kind, at, after_approval) {
+            Some(action) => {
+                steps.push(Step { action, branch });
+                true
+            }
+            None => false,
+        };
+        let ActionSpec::Wait {
+            until, on_timeout, ..
+        } = spec
+        else {
+            return ok;
+        };
+        if !on_timeout.is_empty() && until.is_none() {
+            self.error(
+                &[at, &path!["on_timeout"]].concat(),
+                "`on_timeout` runs when the time ran out before `until` happened: give the wait an `until`",
+            );
+            return false;
+        }
+        for (j, inner) in on_timeout.iter().enumerate() {
+            let inner_at = [at, &path!["on_timeout", j]].concat();
+            if matches!(inner, ActionSpec::Approval(_)) {
+                self.error(
+                    &[inner_at.as_slice(), &path!["type"]].concat(),
+                    "an approval cannot be inside a wait's on_timeout: put it at the top level",
+                );
+                ok = false;
+                continue;
+            }
+            let timed_out = Some(Branch {
+                approval_step: index,
+                decision: crate::actions::wait::TIMED_OUT,
+            });
+            ok &= self.step_with_timeout(inner, kind, &inner_at, after_approval, timed_out, steps);
+        }
+        ok
     }
 
     fn action(
@@ -498,13 +538,37 @@ impl Checker<'_> {
                 })
             }
             ActionSpec::Code { file } => Action::Code(self.code(file, &at("file"))?),
-            ActionSpec::Wait { duration } => match super::duration::parse(duration) {
-                Ok(duration) => Action::Wait { duration },
-                Err(e) => {
-                    self.error(&at("for"), e);
+            ActionSpec::Wait {
+                duration, until, ..
+            } => {
+                if until.is_some() && !kind.has_conversation() {
+                    self.error(
+                        &at("until"),
+                        format!("`until` waits for something in a conversation, and a {kind} trigger has none"),
+                    );
                     return None;
                 }
-            },
+                let until = until.as_ref().map(|u| crate::actions::Until {
+                    reply_from: u.reply_from,
+                    status: u.status.clone(),
+                    field_changes: u.field_changes.clone(),
+                });
+                if let Some(u) = &until
+                    && u.reply_from.is_none()
+                    && u.status.is_empty()
+                    && u.field_changes.is_empty()
+                {
+                    self.error(&at("until"), "`until` names nothing to wait for: give reply_from, status or field_changes");
+                    return None;
+                }
+                match super::duration::parse(duration) {
+                    Ok(duration) => Action::Wait { duration, until },
+                    Err(e) => {
+                        self.error(&at("for"), e);
+                        return None;
+                    }
+                }
+            }
             // Reached only for approvals in branches, which `steps` refuses.
             ActionSpec::Approval(spec) => return self.approval(spec, kind, base, after_approval),
             ActionSpec::Page {
@@ -727,6 +791,36 @@ text = "Escalated by {{actor}}"
     fn errors_have_file_line_and_column() {
         // (file text, expected "line:col: …" prefix, expected words)
         let cases: &[(&str, &str, &str)] = &[
+            (
+                "[trigger]\ntype = \"no_response\"\nafter = \"soon\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":3:9:",
+                "not a duration",
+            ),
+            (
+                "[trigger]\ntype = \"idle\"\nafter = \"30s\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":3:9:",
+                "shorter than a minute",
+            ),
+            (
+                "[trigger]\ntype = \"sla_breached\"\ntarget = \"first_reply\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":3:10:",
+                "not an SLA target",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"wait\"\nfor = \"1d\"\n[[actions.on_timeout]]\ntype = \"reply\"\ntext = \"x\"\n",
+                ":6:",
+                "give the wait an `until`",
+            ),
+            (
+                "[trigger]\ntype = \"conversation_created\"\n[[actions]]\ntype = \"wait\"\nfor = \"1d\"\nuntil = {}\n",
+                ":6:9:",
+                "names nothing to wait for",
+            ),
+            (
+                "[trigger]\ntype = \"schedule\"\ncron = \"0 9 * * *\"\n[[actions]]\ntype = \"wait\"\nfor = \"1d\"\nuntil = { reply_from = \"requester\" }\n",
+                ":7:9:",
+                "a schedule trigger has none",
+            ),
             ("name = \n", ":1:8:", "string"),
             (
                 "[trigger]\ntype = \"reaction_addd\"\n[[actions]]\ntype = \"reply\"\ntext = \"x\"\n",
