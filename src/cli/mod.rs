@@ -1,9 +1,10 @@
-//! The command line: `serve`, `migrate`, `check`, `runs`, `approvals`, `secrets`,
-//! `kv`, `schema`, `types`.
+//! The command line: `serve`, `migrate`, `check`, `runs`, `conversations`,
+//! `approvals`, `secrets`, `kv`, `schema`, `types`.
 
 mod approvals;
 mod automations;
 mod check;
+mod conversations;
 mod kv;
 mod run;
 mod runs;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Inspect tracked conversations: fields, SLA clocks, timers, history, runs.
+    #[command(subcommand)]
+    Conversations(ConversationsCommand),
     /// The automations in the directory, how each is started, webhook URLs.
     #[command(subcommand)]
     Automations(AutomationsCommand),
@@ -112,6 +116,22 @@ pub enum RunsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `conversations` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConversationsCommand {
+    /// Recent conversations, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One conversation: fields, SLA clocks, running timers, field history, runs.
+    Show {
+        /// Conversation id (its number).
+        id: i64,
     },
 }
 
@@ -262,6 +282,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = Db::connect(&config.database).await?;
             db.migrate().await?;
             runs::run(&db, command).await
+        }
+        Command::Conversations(command) => {
+            let db = Db::connect(&config.database).await?;
+            db.migrate().await?;
+            conversations::run(&db, command).await
         }
         Command::Automations(command) => automations::run(&config, command).await,
         Command::Run {

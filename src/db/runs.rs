@@ -592,6 +592,20 @@ pub async fn list(pool: &AnyPool, q: &RunQuery) -> sqlx::Result<Vec<RunRecord>> 
     rows.iter().map(run_from_row).collect()
 }
 
+/// The latest `limit` runs about conversation `id`, newest first (reads every run:
+/// for people, not for the event path).
+pub async fn of_conversation(pool: &AnyPool, id: i64, limit: i64) -> sqlx::Result<Vec<RunRecord>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
 /// The latest `limit` runs `actor` caused, newest first.
 pub async fn by_actor(pool: &AnyPool, actor: &str, limit: i64) -> sqlx::Result<Vec<RunRecord>> {
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE actor = $1 ORDER BY id DESC LIMIT $2");

@@ -20,6 +20,8 @@ pub struct RunReport {
     pub log: Vec<LogLine>,
     /// Its approval requests, oldest first, with their votes.
     pub approvals: Vec<(ApprovalRecord, Vec<Vote>)>,
+    /// Its conversation as it is now, if it has one.
+    pub conversation: Option<crate::conversations::Conversation>,
 }
 
 impl RunReport {
@@ -38,11 +40,16 @@ impl RunReport {
             requests.push((a, votes));
         }
         requests.reverse();
+        let conversation = match run.conversation_id {
+            Some(c) => crate::db::conversations::get(&mut *conn, c).await?,
+            None => None,
+        };
         Ok(Some(Self {
             run,
             steps,
             log,
             approvals: requests,
+            conversation,
         }))
     }
 
@@ -58,6 +65,15 @@ impl RunReport {
         let _ = writeln!(out, "run {}  {}", r.id, r.status.to_uppercase());
         for (label, value) in facts(r) {
             let _ = writeln!(out, "{label:<13} {value}");
+        }
+        if let Some(c) = &self.conversation {
+            let sla = crate::sla::describe(&c.sla.clocks);
+            if !sla.is_empty() {
+                out.push_str("\nsla of the conversation, now\n");
+                for line in sla {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
         }
         out.push_str("\nsteps\n");
         if self.steps.is_empty() {

@@ -396,6 +396,37 @@ pub fn ring(conversation: &mut Conversation, target: Target, alarm: Alarm, due_m
     true
 }
 
+/// One line per clock for people: `first_response  breached at … (policy 10-critical)`.
+pub fn describe(clocks: &BTreeMap<Target, SlaClock>) -> Vec<String> {
+    use crate::clock::format_ms;
+    clocks
+        .iter()
+        .map(|(target, c)| {
+            let state = match c.state {
+                ClockState::Running => format!(
+                    "running, due {}{}",
+                    c.due_at.map(format_ms).unwrap_or_default(),
+                    c.warn_at
+                        .map(|w| format!(", warning at {}", format_ms(w)))
+                        .unwrap_or_default()
+                ),
+                ClockState::Paused => format!("paused, {} min counted", c.used_ms / 60_000),
+                ClockState::Met => {
+                    format!("met at {}", c.met_at.map(format_ms).unwrap_or_default())
+                }
+                ClockState::Breached => format!(
+                    "BREACHED at {}{}",
+                    c.breached_at.map(format_ms).unwrap_or_default(),
+                    c.met_at
+                        .map(|m| format!(", answered at {}", format_ms(m)))
+                        .unwrap_or_default()
+                ),
+            };
+            format!("{:<15} {state}  (policy {})", target.as_str(), c.policy)
+        })
+        .collect()
+}
+
 fn calendar_for<'a>(rule: &TargetRule, calendars: &'a Calendars) -> Option<&'a Calendar> {
     rule.business_hours
         .as_deref()

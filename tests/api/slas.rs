@@ -169,6 +169,17 @@ on_both_backends! {
         let runs = app.wait_for_runs_to_finish(WAIT).await;
         let kinds: Vec<&str> = runs.iter().map(|r| r.trigger_kind.as_str()).collect();
         assert_eq!(kinds, ["sla_warning", "sla_breached"], "{runs:#?}");
+
+        // What an operator reads.
+        let shown = app.cli(&["conversations", "show", &c.id.to_string()]);
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(shown.status.success(), "{text}");
+        assert!(text.contains("first_response  BREACHED at 2026-11-30T09:15:00.000Z, answered at"), "{text}");
+        assert!(text.contains("resolution      running, due 2026-11-30T13:00:00.000Z, warning at 2026-11-30T12:30:00.000Z  (policy 10-critical)"), "{text}");
+        assert!(text.contains("sla_breached"), "{text}");
+        let shown = app.cli(&["runs", "show", &runs[1].id.to_string()]);
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.contains("sla of the conversation, now"), "{text}");
         app.shutdown().await;
     }
 }
