@@ -76,6 +76,11 @@ impl Server {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
+    /// The server's automations directory (it reloads what is written there).
+    pub fn automations_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("automations")
+    }
+
     /// CPU time the server has used so far (user + system), from /proc.
     pub fn cpu_time(&self) -> Duration {
         process_cpu_time(self.pid())

@@ -101,9 +101,47 @@ pub async fn reload(
     } else {
         tracing::error!(files = ?report.failed_slas, "SLA policy files have errors; keeping the previous policies in force until they are fixed");
     }
+    let calendars_before = registry.calendars();
     registry.install_calendars(calendars);
     registry.install(installed);
+    reschedule_silences(db, registry, &previous, &calendars_before).await;
     Ok(())
+}
+
+/// Running silences are due by the rule they were set with: after an edit of a silence
+/// automation or of its calendar (or at startup, when what changed meanwhile is not
+/// known), they are counted again by the rule in force.
+async fn reschedule_silences(
+    db: &Db,
+    registry: &Registry,
+    previous: &HashMap<String, VersionedAutomation>,
+    calendars_before: &super::calendars::Calendars,
+) {
+    let calendars = registry.calendars();
+    for a in registry.current().iter() {
+        let Some(rule) = &a.automation.trigger.silence else {
+            continue;
+        };
+        let edited = previous
+            .get(&a.automation.id)
+            .is_none_or(|p| p.version != a.version);
+        let calendar_edited = rule
+            .business_hours
+            .as_deref()
+            .is_some_and(|name| calendars.get(name) != calendars_before.get(name));
+        if !edited && !calendar_edited {
+            continue;
+        }
+        match crate::timers::silence::reschedule(db, a, &calendars).await {
+            Ok(0) => {}
+            Ok(moved) => {
+                tracing::info!(automation = %a.automation.id, moved, "running silences counted again by the rule in force")
+            }
+            Err(e) => {
+                tracing::warn!(automation = %a.automation.id, error = format!("{e:#}"), "running silences could not be counted again; they fall due by the rule they were set with")
+            }
+        }
+    }
 }
 
 /// The version number of `automation`'s content, recorded if it is new.

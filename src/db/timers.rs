@@ -107,7 +107,36 @@ pub async fn take(tx: &mut dyn Tx, timer: &DueTimer) -> sqlx::Result<bool> {
     Ok(changed == 1)
 }
 
-/// Moves a running timer's due time (its automation now waits longer).
+/// The running timers called `name` of conversations after `after_conversation`, in
+/// conversation order, at most `limit` (a page of a walk through all of them).
+pub async fn running_named(
+    pool: &AnyPool,
+    name: &str,
+    after_conversation: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<DueTimer>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT conversation_id, since, due_at FROM timers
+         WHERE name = $1 AND due_at IS NOT NULL AND conversation_id > $2
+         ORDER BY conversation_id LIMIT $3",
+    )
+    .bind(name)
+    .bind(after_conversation)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(conversation_id, since, due_at)| DueTimer {
+            conversation_id,
+            name: name.to_owned(),
+            since,
+            due_at,
+        })
+        .collect())
+}
+
+/// Moves a running timer's due time (its automation now waits longer or shorter).
 pub async fn postpone(tx: &mut dyn Tx, timer: &DueTimer, due_at: i64) -> sqlx::Result<()> {
     tx.execute(
         "UPDATE timers SET due_at = $4

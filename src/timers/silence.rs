@@ -203,6 +203,44 @@ fn silence_event(automation: &VersionedAutomation, timer: &DueTimer) -> TriggerE
     }
 }
 
+/// Recomputes the due times of `automation`'s running silences with its rule and
+/// calendar as they are now (after an edit of the file or of its calendar), a page
+/// at a time so the writer is never held for long. Returns how many moved.
+pub async fn reschedule(
+    db: &crate::db::Db,
+    automation: &VersionedAutomation,
+    calendars: &Calendars,
+) -> anyhow::Result<usize> {
+    let Some(rule) = automation.automation.trigger.silence.as_ref() else {
+        return Ok(0);
+    };
+    let name = timer_name(&automation.automation.id);
+    let (mut after, mut moved) = (0, 0);
+    loop {
+        let page = db::timers::running_named(db.reader(), &name, after, 500).await?;
+        let Some(last) = page.last() else {
+            return Ok(moved);
+        };
+        after = last.conversation_id;
+        let changed: Vec<(&DueTimer, i64)> = page
+            .iter()
+            .filter_map(|t| {
+                let due = due_at(rule, calendars, t.since)?;
+                (due != t.due_at).then_some((t, due))
+            })
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let mut tx = db.begin().await?;
+        for (timer, due) in &changed {
+            db::timers::postpone(&mut tx, timer, *due).await?;
+        }
+        tx.commit().await?;
+        moved += changed.len();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

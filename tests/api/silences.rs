@@ -250,3 +250,31 @@ on_both_backends! {
         app.shutdown().await;
     }
 }
+
+on_both_backends! {
+    async fn an_edited_wait_counts_the_running_silences_again(backend: Backend) {
+        let clock = clock();
+        let app = app(backend)
+            .automation("unanswered", UNANSWERED)
+            .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
+            .clock(clock.clone())
+            .spawn()
+            .await;
+        let thread = ask(&app, 1).await;
+        let file = app.automations.path().join("unanswered.toml");
+        std::fs::write(&file, UNANSWERED.replace("after = \"30m\"", "after = \"10m\"")).unwrap();
+        let start = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 10, 10, 0).unwrap().timestamp_millis();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let timers = db::timers::of_conversation(app.db.reader(), 1).await.unwrap();
+            if timers.first().is_some_and(|(_, _, due)| *due == Some(start)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not rescheduled: {timers:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        clock.advance(minutes(10));
+        assert_eq!(replies(&app, &thread, 1).await.len(), 1, "due by the new rule");
+        app.shutdown().await;
+    }
+}
