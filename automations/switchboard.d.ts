@@ -352,6 +352,19 @@ declare global {
   /** Waits, at most 10 s per call (and within the run's time limit). */
   function sleep(ms: number): Promise<void>;
 
+  /**
+   * Waits minutes or days — like the `wait` step, holding no sandbox — for `for` to
+   * pass, or until what `until` names happens in the conversation (a reply from a
+   * side, a status, a field change), whichever comes first. Resolves with `ended`
+   * (and what ended it, when) or `timed_out`. The script is suspended and runs again
+   * from the top when woken, exactly as for `approvals.request`: calls before it are
+   * answered from the journal, so make the same calls in the same order before it.
+   */
+  function waitFor(wait: {
+    for: string;
+    until?: { replyFrom?: "requester" | "team" | "anyone"; status?: Status[]; fieldChanges?: ("status" | "priority" | "ticket_type" | "assignee" | "tags")[] };
+  }): Promise<{ readonly decision: "ended" | "timed_out"; readonly endedBy?: string; readonly at?: string }>;
+
   /** Throw it to have the run retried later (with backoff, or after `retryAfterSeconds`). */
   class RetryableError extends Error {
     constructor(message: string, options?: { retryAfterSeconds?: number });

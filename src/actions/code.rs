@@ -89,8 +89,9 @@ pub async fn execute(code: &CodeAction, ctx: &StepContext<'_>) -> Result<StepOut
         RunEnd::Stopped(why) => Err(StepError::Permanent(format!("{}: {why}", code.file))),
         RunEnd::Suspended => match host.waiting() {
             Some(wait) => Ok(StepOutcome {
+                output: serde_json::json!({ "waitingFor": wait.waiting_for }),
                 wait: Some(wait),
-                ..StepOutcome::done(serde_json::json!({ "waitingFor": "approval" }))
+                ..StepOutcome::done(serde_json::Value::Null)
             }),
             None => Err(StepError::Permanent(format!(
                 "{}: the script was suspended without anything to wait for",

@@ -45,7 +45,7 @@ pub async fn execute(
         now.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
     });
     if let (Some(until), Some(c), Some(_)) = (until, ctx.conversation, earlier)
-        && let Some((what, when)) = ended_by(ctx, until, c.id, since, deadline).await?
+        && let Some((what, when)) = ended_by(ctx.env, until, c.id, since, deadline).await?
     {
         return Ok(StepOutcome::done(json!({
             "decision": ENDED, "ended_by": what, "at": format_ms(when),
@@ -73,16 +73,16 @@ pub async fn execute(
 }
 
 /// What ended the wait and when: the first thing in the conversation's history after
-/// `since` and by `deadline` that `until` names.
-async fn ended_by(
-    ctx: &StepContext<'_>,
+/// `since` and by `deadline` that `until` names. Shared with scripts' `waitFor`.
+pub async fn ended_by(
+    env: &crate::runs::RunEnv,
     until: &Until,
     conversation_id: i64,
     since: i64,
     deadline: i64,
 ) -> Result<Option<(String, i64)>, StepError> {
     let history =
-        db::conversations::history_between(ctx.env.db.reader(), conversation_id, since, deadline)
+        db::conversations::history_between(env.db.reader(), conversation_id, since, deadline)
             .await
             .map_err(|e| StepError::Transient {
                 reason: format!("cannot read the conversation's history: {e}"),
@@ -91,7 +91,7 @@ async fn ended_by(
     let mut found: Vec<(i64, String)> = Vec::new();
     if let Some(from) = until.reply_from {
         let reply = history.messages.iter().find(|(user, _)| {
-            let side = ctx.env.team.side_of(user);
+            let side = env.team.side_of(user);
             match from {
                 ReplyFrom::Anyone => true,
                 ReplyFrom::Team => side == Side::Team,
@@ -125,7 +125,7 @@ async fn ended_by(
 }
 
 /// The `until` for people: "a reply from the requester or status resolved".
-fn describe(until: &Until) -> String {
+pub fn describe(until: &Until) -> String {
     let mut parts = Vec::new();
     if let Some(from) = until.reply_from {
         parts.push(match from {

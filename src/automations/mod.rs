@@ -59,15 +59,17 @@ pub struct Automation {
     pub content_hash: String,
 }
 
-/// Whether some automation of `automations` has a `wait` that something in its
-/// conversation may end (`until`): then the ingest wakes waiting runs when a
-/// conversation moves.
+/// Whether some automation of `automations` may wait for something in its
+/// conversation (a `wait` with `until`, or a script, which may call `waitFor`): then
+/// the ingest wakes waiting runs when a conversation moves.
 pub fn wait_until_something(automations: &[VersionedAutomation]) -> bool {
     automations.iter().any(|a| {
-        a.automation
-            .steps
-            .iter()
-            .any(|s| matches!(s.action, Action::Wait { until: Some(_), .. }))
+        a.automation.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Wait { until: Some(_), .. } | Action::Code(_)
+            )
+        })
     })
 }
 

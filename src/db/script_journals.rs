@@ -90,3 +90,34 @@ pub async fn load(pool: &AnyPool, run_id: i64, step_index: i64) -> sqlx::Result<
     })
     .transpose()
 }
+
+/// The wait `call_index` of a script step: (since, deadline), started at `since` with
+/// `deadline` if it is new. Either way, the one stored.
+pub async fn wait_of(
+    conn: &mut AnyConnection,
+    slot: (i64, i64, i64),
+    since: i64,
+    deadline: i64,
+) -> sqlx::Result<(i64, i64)> {
+    let (run_id, step_index, call_index) = slot;
+    sqlx::query(
+        "INSERT INTO script_waits (run_id, step_index, call_index, since, deadline)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, step_index, call_index) DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(step_index)
+    .bind(call_index)
+    .bind(since)
+    .bind(deadline)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_as(
+        "SELECT since, deadline FROM script_waits
+         WHERE run_id = $1 AND step_index = $2 AND call_index = $3",
+    )
+    .bind(run_id)
+    .bind(step_index)
+    .bind(call_index)
+    .fetch_one(conn)
+    .await
+}

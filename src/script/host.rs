@@ -54,6 +54,7 @@ pub const HOST_FUNCTIONS: &[&str] = &[
     "kv.increment",
     "kv.compareAndSet",
     "approvals.request",
+    "waitFor",
     "sleep",
 ];
 
@@ -63,6 +64,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(10);
 const ATTEMPTS: u32 = 3;
 
 mod approval;
+mod wait;
 
 /// Answers the host calls of one script step.
 pub struct ScriptHost<'a> {
@@ -77,6 +79,8 @@ pub struct ScriptHost<'a> {
     journal: Mutex<CallJournal>,
     /// `approvals.request` calls so far.
     approval_calls: AtomicU32,
+    /// `waitFor` calls so far.
+    wait_calls: AtomicU32,
     /// Set when the script must stop after the current call.
     halt: Mutex<Option<Halt>>,
     /// What the script waits for, once it was suspended.
@@ -124,6 +128,7 @@ impl<'a> ScriptHost<'a> {
             updates: AtomicU32::new(0),
             journal: Mutex::new(CallJournal::default()),
             approval_calls: AtomicU32::new(0),
+            wait_calls: AtomicU32::new(0),
             halt: Mutex::new(None),
             wait: Mutex::new(None),
         }
@@ -539,11 +544,14 @@ impl HostHandler for ScriptHost<'_> {
         let claim = CallJournal::journals(name).then(|| lock(&self.journal).claim(name, &args));
         let approval = (name == "approvals.request")
             .then(|| i64::from(self.approval_calls.fetch_add(1, Ordering::Relaxed)));
+        let wait = (name == wait::NAME)
+            .then(|| i64::from(self.wait_calls.fetch_add(1, Ordering::Relaxed)));
         Box::pin(async move {
             let live = |args, position: Option<usize>| async move {
-                let result = match approval {
-                    Some(index) => self.request_approval(&args, index, position).await,
-                    None => self.dispatch(name, args).await,
+                let result = match (approval, wait) {
+                    (Some(index), _) => self.request_approval(&args, index, position).await,
+                    (_, Some(index)) => self.wait_for(&args, index, position).await,
+                    _ => self.dispatch(name, args).await,
                 };
                 match result {
                     Ok(value) => HostResult::ok(value),

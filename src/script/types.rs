@@ -161,6 +161,7 @@ export default async function (ctx: any) {
   const g = globalThis as any;
   for (const name of ["console", "slack", "http", "jira", "okta", "google", "secrets", "kv", "approvals"]) walk(name, g[name]);
   if (typeof g.sleep === "function") out.push("sleep");
+  if (typeof g.waitFor === "function") out.push("waitFor");
   if (typeof g.RetryableError === "function") out.push("RetryableError");
   if (typeof ctx.conversation.update !== "function") throw new Error("no update");
   return out;

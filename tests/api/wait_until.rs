@@ -134,3 +134,77 @@ on_both_backends! {
         app.shutdown().await;
     }
 }
+
+const SCRIPTED: &str = r#"[trigger]
+type = "conversation_updated"
+fields = ["status"]
+
+[filter]
+field = "status"
+is = "pending"
+
+[[actions]]
+type = "code"
+file = "follow-up.ts"
+"#;
+
+const FOLLOW_UP_TS: &str = r#"
+export default async function (ctx: any) {
+  await slack.reply("We will wait two days for your answer.");
+  const first = await waitFor({ for: "2d", until: { replyFrom: "requester" } });
+  if (first.decision === "ended") {
+    await slack.reply(`Thanks! (${first.endedBy})`);
+    return first;
+  }
+  await slack.reply("Still there?");
+  return first;
+}
+"#;
+
+on_both_backends! {
+    async fn a_script_waits_for_the_requester_and_runs_on_with_the_answer(backend: Backend) {
+        let clock = Arc::new(ManualClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap(),
+        ));
+        let app = app(backend)
+            .automation("follow-up", SCRIPTED)
+            .file("follow-up.ts", FOLLOW_UP_TS)
+            .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
+            .clock(clock.clone())
+            .spawn()
+            .await;
+        let open = message("EvOPEN", SUPPORT_CHANNEL, REQUESTER, THREAD, "VPN is down");
+        assert_eq!(app.post_event(&open).await.status().as_u16(), 200);
+        say(&app, 1, AGENT, &format!("<@{BOT_USER}> pending")).await;
+        let waiting = app.wait_for_status("waiting", WAIT).await;
+        assert!(waiting.error.is_none());
+        clock.advance(DAY);
+        say(&app, 2, REQUESTER, "4.2, thanks").await;
+        let said = wait_replies(&app, 2).await;
+        assert_eq!(said[0], "We will wait two days for your answer.", "posted once, replayed after");
+        assert_eq!(said[1], format!("Thanks! (a reply from <@{REQUESTER}>)"));
+        let steps = steps(&app).await;
+        assert_eq!(steps[0].2["decision"], "ended", "{steps:#?}");
+
+        // The other way: nobody answers for two days.
+        let other = "1700000009.000100";
+        let open = message("EvOPEN2", SUPPORT_CHANNEL, REQUESTER, other, "printer on fire");
+        assert_eq!(app.post_event(&open).await.status().as_u16(), 200);
+        let command = reply("EvPEND2", SUPPORT_CHANNEL, AGENT, other, "1700000009.000200", &format!("<@{BOT_USER}> pending"));
+        assert_eq!(app.post_event(&command).await.status().as_u16(), 200);
+        let deadline = Instant::now() + WAIT;
+        while app.slack.thread(other).is_empty() {
+            assert!(Instant::now() < deadline, "the second script did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(QUIET).await;
+        clock.advance(DAY * 2);
+        let deadline = Instant::now() + WAIT;
+        while app.slack.thread(other).len() < 2 {
+            assert!(Instant::now() < deadline, "no timeout: {:?}", app.slack.thread(other));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(app.slack.thread(other), ["We will wait two days for your answer.", "Still there?"]);
+        app.shutdown().await;
+    }
+}

@@ -120,7 +120,7 @@ impl ScriptHost<'_> {
 
     /// Seals and stores the calls made so far, up to the one waiting at `position`, for
     /// the script's next run.
-    async fn save_journal(&self, position: usize) -> Result<(), HostError> {
+    pub(super) async fn save_journal(&self, position: usize) -> Result<(), HostError> {
         let entries = lock(&self.journal).up_to(position);
         let bytes = serde_json::to_vec(&entries).unwrap_or_default();
         let aad = journal::associated_data(self.run.id, self.step);
@@ -131,7 +131,7 @@ impl ScriptHost<'_> {
             );
             HostError::new(
                 "Error",
-                "approvals.request: the script's progress could not be saved; it will be retried",
+                "the script's progress could not be saved before it waits; it will be retried",
                 true,
             )
         };
@@ -158,7 +158,7 @@ impl ScriptHost<'_> {
         .map_err(|e| unavailable(e.to_string()))?;
         tracing::info!(
             calls = entries.len(),
-            "script suspended until its approval is decided"
+            "script suspended until what it waits for"
         );
         Ok(())
     }

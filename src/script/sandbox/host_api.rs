@@ -105,6 +105,12 @@ const APPROVALS: &[Method] = &[Method {
     shape: Shape::Whole,
 }];
 const SLEEP: Method = m("sleep", "sleep", &["ms"]);
+const WAIT_FOR: Method = Method {
+    name: "waitFor",
+    host: "waitFor",
+    params: &[],
+    shape: Shape::Whole,
+};
 const UPDATE: Method = Method {
     name: "update",
     host: "conversation.update",
@@ -124,7 +130,7 @@ pub fn host_functions() -> Vec<&'static str> {
         SECRETS,
         KV,
         APPROVALS,
-        &[SLEEP, UPDATE],
+        &[SLEEP, WAIT_FOR, UPDATE],
     ]
     .concat()
     .iter()
@@ -167,7 +173,8 @@ pub fn install(context: &mut Context, context_json: &str) -> JsResult<JsObject> 
     let kv = kv_object(context, None);
     let approvals = methods(context, APPROVALS)?;
     let sleep = method_function(context, SLEEP);
-    let globals: [(&str, JsValue); 11] = [
+    let wait_for = method_function(context, WAIT_FOR);
+    let globals: [(&str, JsValue); 12] = [
         ("console", console.into()),
         ("slack", slack.into()),
         ("http", http.into()),
@@ -178,6 +185,7 @@ pub fn install(context: &mut Context, context_json: &str) -> JsResult<JsObject> 
         ("kv", kv.into()),
         ("approvals", approvals.into()),
         ("sleep", sleep),
+        ("waitFor", wait_for),
         ("RetryableError", retryable.into()),
     ];
     for (name, value) in globals {
