@@ -65,6 +65,17 @@ impl Calendars {
     }
 }
 
+/// Why `name` names no calendar of `calendars`, and what to do.
+pub fn unknown(name: &str, calendars: &Calendars) -> String {
+    let known = calendars.names();
+    let hint = if known.is_empty() {
+        format!("add `{DIR}/{name}.toml` beside the automations")
+    } else {
+        format!("the calendars are: {}", known.join(", "))
+    };
+    format!("there is no calendar {name:?}: {hint}")
+}
+
 /// Whether `name` can be a calendar's name (a file stem).
 pub fn is_name(name: &str) -> bool {
     !name.is_empty()
@@ -89,25 +100,8 @@ pub fn load(dir: &Path) -> (Calendars, Vec<Diagnostic>, Vec<PathBuf>) {
     let mut calendars = HashMap::new();
     let mut errors = Vec::new();
     let mut failed = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir.join(DIR)) else {
-        return (Calendars::default(), errors, failed);
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    for file in files {
-        let checked = std::fs::read_to_string(&file)
-            .map_err(|e| {
-                vec![Diagnostic {
-                    file: file.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot read the file: {e}"),
-                }]
-            })
-            .and_then(|source| compile(&file, &source));
+    for file in super::load::toml_files(&dir.join(DIR)) {
+        let checked = super::load::read(&file).and_then(|source| compile(&file, &source));
         match checked {
             Ok(c) => {
                 calendars.insert(c.name.clone(), Arc::new(c));

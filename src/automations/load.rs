@@ -110,47 +110,22 @@ fn check_calendar_names(report: &mut LoadReport) {
             report.automations.push(a);
             continue;
         };
-        let known = report.calendars.names();
-        let hint = if known.is_empty() {
-            format!(
-                "add `{}/{name}.toml` beside the automations",
-                calendars::DIR
-            )
-        } else {
-            format!("the calendars are: {}", known.join(", "))
-        };
         report
             .errors
             .push(Locator::new(a.path.clone(), &a.source).at_path(
                 &path!["trigger", "business_hours"],
-                format!("there is no calendar {name:?}: {hint}"),
+                calendars::unknown(name, &report.calendars),
             ));
         report.failed_files.push(a.path);
     }
 }
 
 fn load_automations(dir: &Path) -> io::Result<LoadReport> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
     let mut report = LoadReport::default();
-    for file in files {
-        let source = match std::fs::read_to_string(&file) {
-            Ok(s) => s,
-            Err(e) => {
-                report.errors.push(Diagnostic {
-                    file: file.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot read the file: {e}"),
-                });
-                report.failed_files.push(file);
-                continue;
-            }
-        };
-        match compile(&file, &source, &DirScripts::beside(&file)) {
+    for file in try_toml_files(dir)? {
+        let checked =
+            read(&file).and_then(|source| compile(&file, &source, &DirScripts::beside(&file)));
+        match checked {
             Ok(a) => report.automations.push(a),
             Err(mut errors) => {
                 report.errors.append(&mut errors);
@@ -159,6 +134,33 @@ fn load_automations(dir: &Path) -> io::Result<LoadReport> {
         }
     }
     Ok(report)
+}
+
+/// The `*.toml` files of `dir`, in name order; none when it cannot be read (a folder
+/// of calendars or policies that does not exist).
+pub(super) fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    try_toml_files(dir).unwrap_or_default()
+}
+
+fn try_toml_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A file's text, or the diagnostic that says why it cannot be read.
+pub(super) fn read(file: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(file).map_err(|e| {
+        vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the file: {e}"),
+        }]
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -68,25 +68,9 @@ pub fn load(dir: &Path, calendars: &Calendars) -> (Policies, Vec<Diagnostic>, Ve
     let mut policies = Vec::new();
     let mut errors = Vec::new();
     let mut failed = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir.join(DIR)) else {
-        return (Policies::default(), errors, failed);
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    for file in files {
-        let checked = std::fs::read_to_string(&file)
-            .map_err(|e| {
-                vec![Diagnostic {
-                    file: file.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot read the file: {e}"),
-                }]
-            })
-            .and_then(|source| compile(&file, &source, calendars));
+    for file in super::load::toml_files(&dir.join(DIR)) {
+        let checked =
+            super::load::read(&file).and_then(|source| compile(&file, &source, calendars));
         match checked {
             Ok(p) => policies.push(Arc::new(p)),
             Err(mut e) => {
@@ -127,16 +111,7 @@ pub fn compile(
         if calendars.get(name).is_some() {
             return Some(name.to_owned());
         }
-        let known = calendars.names();
-        let hint = if known.is_empty() {
-            format!(
-                "add `{}/{name}.toml` beside the automations",
-                calendars::DIR
-            )
-        } else {
-            format!("the calendars are: {}", known.join(", "))
-        };
-        errors.push(locator.at_path(at, format!("there is no calendar {name:?}: {hint}")));
+        errors.push(locator.at_path(at, calendars::unknown(name, calendars)));
         None
     };
     let default_calendar = calendar(&spec.business_hours, &path!["business_hours"], &mut errors);

@@ -204,15 +204,13 @@ async fn track_time(
         db::timers::apply(tx, &silences).await?;
     }
     if crate::automations::wait_until_something(automations) {
-        let mut moved: Vec<i64> = happened
+        let moved: Vec<i64> = happened
             .iter()
             .filter_map(|&(i, _)| match &steps[i] {
                 Step::Triggers(_, Some(c)) => Some(c.id),
                 _ => None,
             })
             .collect();
-        moved.sort_unstable();
-        moved.dedup();
         db::runs::wake_waiting_on(tx, &moved, now_ms).await?;
     }
     let policies = ctx.registry.slas();

@@ -332,9 +332,7 @@ impl Journal {
         clocks.save(tx).await?;
         let automations = self.registry.current();
         if crate::automations::wait_until_something(&automations) {
-            let mut moved: Vec<i64> = triggers.iter().map(|(_, _, c)| c.id).collect();
-            moved.sort_unstable();
-            moved.dedup();
+            let moved: Vec<i64> = triggers.iter().map(|(_, _, c)| c.id).collect();
             db::runs::wake_waiting_on(tx, &moved, now).await?;
         }
         if triggers.is_empty() {
@@ -347,7 +345,6 @@ impl Journal {
                 conversation: Some(conversation),
             })
             .collect();
-        let automations = self.registry.current();
         let queued = dispatch::queue_many(
             tx,
             &automations,

@@ -127,26 +127,43 @@ pub async fn run(env: Arc<RunEnv>, stop: CancellationToken) {
     }
 }
 
-/// One pass: fires the timers due now; returns how many it looked at.
+/// How long a timer that could not be fired waits before it is tried again, so that
+/// one that keeps failing neither floods the log nor holds up the others.
+const RETRY_MS: i64 = 60_000;
+
+/// One pass: fires the timers due now; returns how many it dealt with.
 pub async fn pass(env: &RunEnv) -> anyhow::Result<usize> {
     let now = env.clock.now_ms();
     let due = db::timers::due(env.db.reader(), now, BATCH).await?;
-    let mut queued = false;
+    let (mut queued, mut dealt) = (false, 0);
     for timer in &due {
         match fire(env, timer, now).await {
-            Ok(run) => queued |= run.is_some(),
-            Err(e) => tracing::warn!(
-                conversation.id = timer.conversation_id,
-                timer = %timer.name,
-                error = format!("{e:#}"),
-                "timer not fired; trying again"
-            ),
+            Ok(run) => {
+                queued |= run.is_some();
+                dealt += 1;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    conversation.id = timer.conversation_id,
+                    timer = %timer.name,
+                    error = format!("{e:#}"),
+                    "timer not fired; trying again in a minute"
+                );
+                let later = async {
+                    let mut tx = env.db.begin().await?;
+                    db::timers::postpone(&mut tx, timer, now + RETRY_MS).await?;
+                    tx.commit().await
+                };
+                if let Err(e) = later.await {
+                    tracing::warn!(error = %e, "could not put the timer off; it is tried again at once");
+                }
+            }
         }
     }
     if queued {
         env.wake.notify_waiters();
     }
-    Ok(due.len())
+    Ok(dealt)
 }
 
 /// What a due timer does: queues its runs (the first returned) if something still

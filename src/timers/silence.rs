@@ -166,7 +166,7 @@ pub(super) async fn fire(env: &RunEnv, timer: &DueTimer, now: i64) -> anyhow::Re
         || !rules::matches(&automation.automation, &trigger, conversation.as_ref())
     {
         tx.commit().await?;
-        tracing::info!(
+        tracing::debug!(
             automation = id,
             conversation.id = timer.conversation_id,
             "silence fell due; filter did not pass, no run"
