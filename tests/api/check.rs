@@ -26,6 +26,82 @@ fn stdout(output: &Output) -> String {
 }
 
 #[test]
+fn check_reports_time_rules_with_position_and_says_what_an_answer_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap()
+    };
+    let reply = "[[actions]]\ntype = \"reply\"\ntext = \"x\"\n";
+    write(
+        "calendars/emea.toml",
+        "timezone = \"Europe/Berlin\"\n[hours]\nweekdays = [\"09:00-17:00\"]\n",
+    );
+    write(
+        "slas/10-critical.toml",
+        "[applies_to]\npriority = [\"critical\"]\n[first_response]\nwithin = \"15m\"\nbusiness_hours = \"emea\"\n",
+    );
+    write(
+        "unanswered.toml",
+        &format!(
+            "[trigger]\ntype = \"no_response\"\nafter = \"30m\"\nbusiness_hours = \"emea\"\n{reply}"
+        ),
+    );
+    write(
+        "apac.toml",
+        &format!(
+            "[trigger]\ntype = \"no_response\"\nafter = \"30m\"\nbusiness_hours = \"apac\"\n{reply}"
+        ),
+    );
+    write(
+        "soon.toml",
+        &format!("[trigger]\ntype = \"idle\"\nafter = \"soon\"\n{reply}"),
+    );
+    write(
+        "late.toml",
+        &format!("[trigger]\ntype = \"sla_breached\"\ntarget = \"resolution\"\n{reply}"),
+    );
+    write(
+        "slas/20-high.toml",
+        "[applies_to]\npriority = [\"high\"]\n[resolution]\nwithin = \"1x\"\n",
+    );
+
+    let output = switchboard(&["check", dir.path().to_str().unwrap()], &[]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    for expected in [
+        format!(
+            "{}:4:18: there is no calendar \"apac\": the calendars are: emea",
+            path("apac.toml")
+        ),
+        format!("{}:3:9: \"soon\" is not a duration", path("soon.toml")),
+        format!(
+            "{}:4:10: \"1x\" is not a duration",
+            path("slas/20-high.toml")
+        ),
+    ] {
+        assert!(text.contains(&expected), "missing {expected:?} in:\n{text}");
+    }
+    // With the policy file fixed, the SLA trigger's target is checked against it.
+    write(
+        "slas/20-high.toml",
+        "[applies_to]\npriority = [\"high\"]\n[next_reply]\nwithin = \"1h\"\n",
+    );
+    let text = stdout(&switchboard(&["check", dir.path().to_str().unwrap()], &[]));
+    let expected = format!(
+        "{}:3:10: no SLA policy has a resolution target",
+        path("late.toml")
+    );
+    assert!(text.contains(&expected), "missing {expected:?} in:\n{text}");
+    assert!(
+        text.contains("a reply in the thread by a member of the support team"),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_reports_every_broken_file_with_position() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
