@@ -17,7 +17,8 @@
 //! `pending`). Resolving or closing a conversation meets every open target. When the
 //! priority, type, customer or status changes, the policy is chosen again and the due
 //! times recomputed from the time already counted. A clock that breached stays
-//! breached (its `met_at` says when the answer came).
+//! breached (its `met_at` says when the answer came), and met or breached clocks stay
+//! on record when their policy no longer applies.
 
 pub mod track;
 
@@ -187,15 +188,21 @@ pub fn update(
         }
         Happened::Changed => {}
     }
+    // A target that was met or breached stays on record when no policy (or one
+    // without that target) applies any more: a breach is not undone by lowering the
+    // priority afterwards.
+    let settled = |c: &SlaClock| matches!(c.state, ClockState::Met | ClockState::Breached);
     match policies.for_conversation(conversation).cloned() {
-        None => conversation.sla.clocks.clear(),
+        None => conversation.sla.clocks.retain(|_, c| settled(c)),
         Some(p) => {
             start_awaited(&p, calendars, conversation, now_ms);
             let status = conversation.status;
             let clocks = &mut conversation.sla.clocks;
-            clocks.retain(|target, _| p.targets.contains_key(target));
+            clocks.retain(|target, c| p.targets.contains_key(target) || settled(c));
             for (target, clock) in clocks.iter_mut() {
-                let rule = &p.targets[target];
+                let Some(rule) = p.targets.get(target) else {
+                    continue;
+                };
                 clock.policy = p.name.clone();
                 reconcile(
                     clock,

@@ -10,7 +10,7 @@ use switchboard::clock::ManualClock;
 use switchboard::db;
 
 use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
-use crate::helpers::fake_slack::BOT_USER;
+use crate::helpers::fake_slack::{BOT_USER, IT_MANAGERS};
 use crate::helpers::{TestApp, app};
 use crate::on_both_backends;
 
@@ -275,6 +275,30 @@ on_both_backends! {
         }
         clock.advance(minutes(10));
         assert_eq!(replies(&app, &thread, 1).await.len(), 1, "due by the new rule");
+        app.shutdown().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_team_named_by_its_user_group_answers_for_itself(backend: Backend) {
+        let clock = clock();
+        let app = app(backend)
+            .automation("unanswered", UNANSWERED)
+            .env("SWITCHBOARD_SUPPORT_TEAM", "@it-managers")
+            .clock(clock.clone())
+            .spawn()
+            .await;
+        let answered = ask(&app, 1).await;
+        let unanswered = ask(&app, 2).await;
+        // The group's members are read from Slack at startup, in the background.
+        app.slack.wait_for("usergroups.users.list", 1, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        say(&app, "EvMGR", IT_MANAGERS[0], &answered, "On it").await;
+        // Someone outside the group is the requester side, however helpful.
+        say(&app, "EvOTHER", "U0BYSTANDER", &unanswered, "same here").await;
+        clock.advance(minutes(30));
+        assert_eq!(replies(&app, &unanswered, 1).await.len(), 1);
+        assert!(posted_in(&app, &answered).is_empty(), "a group member answered");
         app.shutdown().await;
     }
 }

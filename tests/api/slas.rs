@@ -50,6 +50,9 @@ fn with_shipped_slas(builder: TestAppBuilder) -> TestAppBuilder {
 
 const THREAD: &str = "1700000000.000100";
 
+/// High tickets: resolved within 8 working hours of the EMEA desk.
+const HIGH: &str = "business_hours = \"emea\"\n[applies_to]\npriority = [\"high\"]\n[resolution]\nwithin = \"8h\"\n";
+
 async fn open(app: &TestApp) {
     let event = message(
         "EvOPEN",
@@ -187,7 +190,11 @@ on_both_backends! {
 on_both_backends! {
     async fn pending_pauses_the_resolution_clock_and_priority_moves_it(backend: Backend) {
         let clock = Arc::new(ManualClock::new(monday()));
-        let app = with_shipped_slas(app(backend)).clock(clock.clone()).spawn().await;
+        let app = with_shipped_slas(app(backend))
+            .file("slas/20-high.toml", HIGH)
+            .clock(clock.clone())
+            .spawn()
+            .await;
         let t0 = monday().timestamp_millis();
         open(&app).await;
         command(&app, 1, "priority critical").await;
@@ -210,9 +217,23 @@ on_both_backends! {
         // 1 hour used of 4: due 3 hours after 14:00 Berlin, at 17:00 (16:00 UTC).
         assert_eq!(c.sla.clocks[&Target::Resolution].due_at, Some(t0 + 7 * 60 * MIN));
 
-        // Lowered to high, for which no policy applies: no SLA any more.
+        // Lowered to high: the high policy's 8 working hours, of which 1 is used.
         command(&app, 4, "priority high").await;
-        until(&app, "no policy", |c| c.sla.clocks.is_empty()).await;
+        let c = until(&app, "high policy", |c| {
+            c.sla.clocks.get(&Target::Resolution).is_some_and(|r| r.policy == "20-high")
+        })
+        .await;
+        // 7 hours left from 14:00 Berlin: 3.5 on Monday, 3.5 on Tuesday from 09:00.
+        let tuesday_1230_berlin = t0 + (24 + 2) * 60 * MIN + 30 * MIN;
+        assert_eq!(c.sla.clocks[&Target::Resolution].due_at, Some(tuesday_1230_berlin));
+        // Lowered to low, for which no policy applies: no SLA any more.
+        command(&app, 5, "priority low").await;
+        let c = until(&app, "no policy", |c| !c.sla.clocks.contains_key(&Target::Resolution)).await;
+        assert_eq!(
+            c.sla.clocks[&Target::FirstResponse].state,
+            ClockState::Met,
+            "the met first response stays on record"
+        );
         let mut timers = db::timers::of_conversation(app.db.reader(), c.id).await.unwrap();
         timers.retain(|(name, _, due)| name.starts_with("sla:") && due.is_some());
         assert!(timers.is_empty(), "{timers:?}");
