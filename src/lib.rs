@@ -25,6 +25,8 @@ pub mod config;
 pub mod conversations;
 /// All SQL: one file per table group, for SQLite and PostgreSQL.
 pub mod db;
+/// Changes to a conversation's timers, planned by silences and SLA clocks (pure).
+pub mod deadlines;
 /// Where the runs a trigger causes go: one per matching automation, in the database
 /// or straight to one of this process's free workers.
 pub mod dispatch;

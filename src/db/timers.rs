@@ -3,7 +3,7 @@
 use sqlx::AnyPool;
 
 use super::tx::{Shape, Tx};
-use crate::timers::{TimerChange, TimerOp};
+use crate::deadlines::{TimerChange, TimerOp};
 
 /// A timer that has fallen due.
 #[derive(Debug, Clone, PartialEq, Eq)]

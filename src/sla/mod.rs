@@ -31,8 +31,8 @@ use crate::automations::calendars::Calendars;
 use crate::calendar::Calendar;
 use crate::conversations::sla::{ClockState, SlaClock, Target};
 use crate::conversations::{Conversation, Priority, Status};
+use crate::deadlines::{TimerChange, TimerOp};
 use crate::team::Side;
-use crate::timers::{TimerChange, TimerOp};
 
 /// The prefix of SLA timers' names: `sla:<target>:warning` and `sla:<target>:breached`.
 pub const PREFIX: &str = "sla:";

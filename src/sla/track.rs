@@ -8,7 +8,7 @@ use super::{Happened, Policies, update};
 use crate::automations::calendars::Calendars;
 use crate::conversations::Conversation;
 use crate::db::{self, tx::Tx};
-use crate::timers::{self, TimerChange};
+use crate::deadlines::{self, TimerChange};
 
 /// The clocks moved in one transaction, stored by [`save`](Self::save).
 #[derive(Debug)]
@@ -49,7 +49,7 @@ impl<'a> ClockMoves<'a> {
         for conversation in self.moved.values() {
             db::conversations::save_sla(tx, conversation).await?;
         }
-        let timers = timers::fold_into(self.timers);
+        let timers = deadlines::fold_into(self.timers);
         if !timers.is_empty() {
             db::timers::apply(tx, &timers).await?;
         }

@@ -1,4 +1,6 @@
-//! What a message does to the silences automations wait for (pure).
+//! Silences: what a message does to the ones automations wait for ([`plan`], pure,
+//! inside the ingest's transaction), what one that fell due does ([`fire`]), and
+//! counting running ones again after an edit ([`reschedule`]).
 //!
 //! - `no_response`: a message from the requester side starts the clock unless it is
 //!   running already (the wait counts from the first unanswered message); a team
@@ -12,16 +14,14 @@
 
 use chrono::DateTime;
 
+use super::{TimerChange, TimerOp, fold_into};
 use crate::automations::calendars::Calendars;
 use crate::automations::{SilenceRule, VersionedAutomation};
-use crate::team::Side;
-use crate::trigger::TriggerKind;
-
-use super::{TimerChange, TimerOp, fold_into};
 use crate::db::{self, timers::DueTimer};
 use crate::rules;
 use crate::runs::RunEnv;
-use crate::trigger::{Silence, Trigger, TriggerEvent};
+use crate::team::Side;
+use crate::trigger::{Silence, Trigger, TriggerEvent, TriggerKind};
 
 /// The prefix of a silence timer's name; the automation's id follows.
 pub const PREFIX: &str = "silence:";
