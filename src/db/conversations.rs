@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Row as _};
 
 use super::tx::{Arg, Later, Row, Shape, Tx};
+use crate::conversations::sla::Sla;
 use crate::conversations::{Conversation, FieldChange, NewConversation, Status};
 use crate::trigger::Message;
 
@@ -298,6 +299,37 @@ pub async fn history_between(
             })
             .collect(),
     })
+}
+
+/// The SLA state of conversations `ids` as committed now, their rows locked until the
+/// transaction ends, so that clocks moved by the ingest and by a run's journal (on
+/// PostgreSQL, different connections) are read, moved and written one after the
+/// other. On SQLite the one writer already serializes them: nothing is read.
+pub async fn lock_sla(tx: &mut dyn Tx, ids: &[i64]) -> sqlx::Result<HashMap<i64, Sla>> {
+    let ids: std::collections::BTreeSet<i64> = ids.iter().copied().collect();
+    if ids.is_empty() || tx.backend() == super::Backend::Sqlite {
+        return Ok(HashMap::new());
+    }
+    let rows = tx
+        .expand(
+            "SELECT id, sla FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            vec![],
+            Shape::List,
+            ids.into_iter().map(Arg::from).collect(),
+        )
+        .await?;
+    let mut found = HashMap::new();
+    for row in rows {
+        let sla = match row.opt_text(1)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::ColumnDecode {
+                index: "sla".into(),
+                source: e.into(),
+            })?,
+            None => Sla::default(),
+        };
+        found.insert(row.int(0)?, sla);
+    }
+    Ok(found)
 }
 
 /// Stores a conversation's SLA clocks (deferred: sent with the next statement).

@@ -203,18 +203,19 @@ async fn track_time(
     if !silences.is_empty() {
         db::timers::apply(tx, &silences).await?;
     }
+    let moving: Vec<i64> = happened
+        .iter()
+        .filter_map(|&(i, _)| match &steps[i] {
+            Step::Triggers(_, Some(c)) => Some(c.id),
+            _ => None,
+        })
+        .collect();
     if crate::automations::wait_until_something(automations) {
-        let moved: Vec<i64> = happened
-            .iter()
-            .filter_map(|&(i, _)| match &steps[i] {
-                Step::Triggers(_, Some(c)) => Some(c.id),
-                _ => None,
-            })
-            .collect();
-        db::runs::wake_waiting_on(tx, &moved, now_ms).await?;
+        db::runs::wake_waiting_on(tx, &moving, now_ms).await?;
     }
     let policies = ctx.registry.slas();
     let mut clocks = ClockMoves::new(&policies, &calendars);
+    clocks.lock(tx, &moving).await?;
     for (i, what) in happened {
         if let Step::Triggers(_, Some(c)) = &mut steps[i] {
             clocks.apply(c, what, now_ms);

@@ -299,6 +299,12 @@ impl Journal {
         let mut triggers: Vec<(usize, Trigger, Conversation)> = Vec::new();
         let (policies, calendars) = (self.registry.slas(), self.registry.calendars());
         let mut clocks = ClockMoves::new(&policies, &calendars);
+        let patched: Vec<i64> = entries
+            .iter()
+            .filter(|e| held.contains(&e.run_id))
+            .filter_map(|e| e.patch.as_ref().map(|p| p.conversation_id))
+            .collect();
+        clocks.lock(tx, &patched).await?;
         for (i, e) in entries.iter().enumerate() {
             let Some(p) = e.patch.as_ref().filter(|_| held.contains(&e.run_id)) else {
                 continue;

@@ -17,6 +17,8 @@ pub struct ClockMoves<'a> {
     calendars: &'a Calendars,
     moved: HashMap<i64, Conversation>,
     timers: Vec<TimerChange>,
+    /// The clocks as committed, read with their rows locked (PostgreSQL).
+    current: HashMap<i64, crate::conversations::sla::Sla>,
 }
 
 impl<'a> ClockMoves<'a> {
@@ -27,7 +29,23 @@ impl<'a> ClockMoves<'a> {
             calendars,
             moved: HashMap::new(),
             timers: Vec::new(),
+            current: HashMap::new(),
         }
+    }
+
+    /// Whether clocks move at all (a policy is in force).
+    pub fn active(&self) -> bool {
+        !self.policies.is_empty()
+    }
+
+    /// Locks the rows of `conversations` and moves their clocks from the state
+    /// committed now rather than from the copies the caller read earlier: another
+    /// connection may have moved them meanwhile.
+    pub async fn lock(&mut self, tx: &mut dyn Tx, conversations: &[i64]) -> sqlx::Result<()> {
+        if self.active() {
+            self.current = db::conversations::lock_sla(tx, conversations).await?;
+        }
+        Ok(())
     }
 
     /// Moves `conversation`'s clocks for `what` (after the moves before it in this
@@ -38,6 +56,8 @@ impl<'a> ClockMoves<'a> {
         }
         if let Some(earlier) = self.moved.get(&conversation.id) {
             conversation.sla = earlier.sla.clone();
+        } else if let Some(committed) = self.current.remove(&conversation.id) {
+            conversation.sla = committed;
         }
         let changes = update(self.policies, self.calendars, conversation, what, now_ms);
         self.timers.extend(changes);
