@@ -535,6 +535,17 @@ mod tests {
             ("SWITCHBOARD_WORKERS", "many", "SWITCHBOARD_WORKERS"),
             ("SWITCHBOARD_SQLITE_SYNC", "off", "SWITCHBOARD_SQLITE_SYNC"),
             ("SWITCHBOARD_EDITORS", "dana", "SWITCHBOARD_EDITORS"),
+            ("SWITCHBOARD_SUPPORT_TEAM", "C0SUPPORT1", "not channels"),
+            (
+                "SWITCHBOARD_SUPPORT_TEAM",
+                "dana",
+                "SWITCHBOARD_SUPPORT_TEAM",
+            ),
+            (
+                "SWITCHBOARD_SUPPORT_TEAM_REACTIONS",
+                "sometimes",
+                "SWITCHBOARD_SUPPORT_TEAM_REACTIONS",
+            ),
             (
                 "SWITCHBOARD_SUPPORT_CUSTOMERS",
                 "C1",
