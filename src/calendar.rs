@@ -154,13 +154,6 @@ impl Calendar {
         }
         total
     }
-
-    /// Whether the calendar is open at `at`.
-    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
-        self.open_from(at)
-            .next()
-            .is_some_and(|(start, _)| start <= at)
-    }
 }
 
 /// Parses `HH:MM-HH:MM` (`24:00` allowed as a closing time).
@@ -316,7 +309,10 @@ mod tests {
             Some(utc("2026-12-01T01:00:00Z"))
         );
         // Saturday 03:00 is still Friday's night.
-        assert!(night.is_open(utc("2026-12-05T03:00:00Z")));
+        assert_eq!(
+            night.add(utc("2026-12-05T03:00:00Z"), mins(60)),
+            Some(utc("2026-12-05T04:00:00Z"))
+        );
         // Saturday 05:30 + 1h: 30 min Friday night, then Monday's at 22:00.
         assert_eq!(
             night.add(utc("2026-12-05T05:30:00Z"), mins(60)),

@@ -86,13 +86,6 @@ pub async fn due(pool: &AnyPool, now_ms: i64, limit: i64) -> sqlx::Result<Vec<Du
         .collect())
 }
 
-/// The earliest due time of a running timer, if any.
-pub async fn next_due(pool: &AnyPool) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE due_at IS NOT NULL")
-        .fetch_one(pool)
-        .await
-}
-
 /// Marks `timer` fired, if it is still the same silence and still running: whoever
 /// does so fires it (on PostgreSQL a second server waits for the row, then finds it
 /// taken).

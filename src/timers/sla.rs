@@ -6,7 +6,7 @@
 use super::{TimerChange, TimerOp};
 use crate::conversations::sla::Target;
 use crate::db::{self, timers::DueTimer};
-use crate::rules;
+use crate::dispatch;
 use crate::runs::RunEnv;
 use crate::sla::{Alarm, timer_name};
 use crate::trigger::{SlaAlarm, Trigger, TriggerEvent};
@@ -65,31 +65,23 @@ pub(super) async fn fire(
             Alarm::Breached => TriggerEvent::SlaBreached { sla: event },
         },
     };
-    let mut first = None;
-    let current = env.registry.current();
-    for a in current.iter() {
-        let automation = &a.automation;
-        if !rules::matches(automation, &trigger, Some(&conversation)) {
-            continue;
-        }
-        let run = db::runs::insert(
-            &mut tx,
-            &automation.id,
-            a.version,
-            automation.lane(),
-            &trigger,
-            now,
-        )
-        .await?;
-        if let Some(run) = run {
-            tracing::info!(run.id = run, automation = %automation.id, trigger = %trigger.kind(), conversation.id = conversation.id, target = %target, "SLA {}; run queued", alarm.as_str());
-            first = first.or(Some(run));
-        }
-    }
+    let runs = dispatch::queue_runs(
+        &mut tx,
+        &env.registry.current(),
+        &trigger,
+        Some(&conversation),
+        env.config.max_depth,
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(conversation.id = conversation.id, target = %target, late_ms = now - timer.due_at, "SLA {}", match alarm {
-        Alarm::Warning => "warning",
-        Alarm::Breached => "breached",
-    });
-    Ok(first)
+    tracing::info!(
+        conversation.id = conversation.id,
+        target = %target,
+        trigger = %trigger.kind(),
+        runs = ?runs,
+        late_ms = now - timer.due_at,
+        "SLA {}; runs queued", alarm.as_str()
+    );
+    Ok(runs.first().copied())
 }
