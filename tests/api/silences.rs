@@ -9,9 +9,9 @@ use chrono::TimeZone;
 use switchboard::clock::ManualClock;
 use switchboard::db;
 
-use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reply};
+use crate::helpers::events::{AGENT, REQUESTER, SUPPORT_CHANNEL, message, reaction_added, reply};
 use crate::helpers::fake_slack::{BOT_USER, IT_MANAGERS};
-use crate::helpers::{TestApp, app};
+use crate::helpers::{Backend, TestApp, TestAppBuilder, app};
 use crate::on_both_backends;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -38,6 +38,14 @@ fn clock() -> Arc<ManualClock> {
 
 fn minutes(n: u64) -> Duration {
     Duration::from_secs(60 * n)
+}
+
+/// `UNANSWERED` with `AGENT` as the team, on `clock`.
+fn unanswered_app(backend: Backend, clock: &Arc<ManualClock>) -> TestAppBuilder {
+    app(backend)
+        .automation("unanswered", UNANSWERED)
+        .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
+        .clock(clock.clone())
 }
 
 /// Thread `n`'s first message, by the requester.
@@ -99,12 +107,7 @@ async fn status_of(app: &TestApp, thread: &str) -> String {
 on_both_backends! {
     async fn no_response_fires_once_after_30_minutes_and_not_when_answered(backend: Backend) {
         let clock = clock();
-        let app = app(backend)
-            .automation("unanswered", UNANSWERED)
-            .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
-            .clock(clock.clone())
-            .spawn()
-            .await;
+        let app = unanswered_app(backend, &clock).spawn().await;
         let unanswered = ask(&app, 1).await;
         let answered = ask(&app, 2).await;
 
@@ -224,12 +227,7 @@ on_both_backends! {
 on_both_backends! {
     async fn two_servers_fire_once_and_a_server_down_fires_when_back(backend: Backend) {
         let clock = clock();
-        let mut app = app(backend)
-            .automation("unanswered", UNANSWERED)
-            .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
-            .clock(clock.clone())
-            .spawn()
-            .await;
+        let mut app = unanswered_app(backend, &clock).spawn().await;
         let replica = app.replica().await;
         let threads = [ask(&app, 1).await, ask(&app, 2).await, ask(&app, 3).await];
         clock.advance(minutes(30));
@@ -254,12 +252,7 @@ on_both_backends! {
 on_both_backends! {
     async fn an_edited_wait_counts_the_running_silences_again(backend: Backend) {
         let clock = clock();
-        let app = app(backend)
-            .automation("unanswered", UNANSWERED)
-            .env("SWITCHBOARD_SUPPORT_TEAM", AGENT)
-            .clock(clock.clone())
-            .spawn()
-            .await;
+        let app = unanswered_app(backend, &clock).spawn().await;
         let thread = ask(&app, 1).await;
         let file = app.automations.path().join("unanswered.toml");
         std::fs::write(&file, UNANSWERED.replace("after = \"30m\"", "after = \"10m\"")).unwrap();
@@ -299,6 +292,54 @@ on_both_backends! {
         clock.advance(minutes(30));
         assert_eq!(replies(&app, &unanswered, 1).await.len(), 1);
         assert!(posted_in(&app, &answered).is_empty(), "a group member answered");
+        app.shutdown().await;
+    }
+}
+
+const IDLE: &str = r#"[trigger]
+type = "idle"
+after = "1h"
+
+[[actions]]
+type = "reply"
+text = "anyone?"
+"#;
+
+on_both_backends! {
+    async fn idle_fires_an_hour_after_the_last_message_whoever_wrote_it(backend: Backend) {
+        let clock = clock();
+        let app = app(backend).automation("idle", IDLE).clock(clock.clone()).spawn().await;
+        let thread = ask(&app, 1).await;
+        clock.advance(minutes(59));
+        say(&app, "EvLATE", REQUESTER, &thread, "bump").await;
+        clock.advance(minutes(59));
+        tokio::time::sleep(QUIET).await;
+        assert!(posted_in(&app, &thread).is_empty(), "the message at minute 59 reset it");
+        clock.advance(minutes(1));
+        assert_eq!(replies(&app, &thread, 1).await, ["anyone?"]);
+        clock.advance(minutes(180));
+        tokio::time::sleep(QUIET).await;
+        assert_eq!(posted_in(&app, &thread).len(), 1, "once per silence");
+        app.shutdown().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_team_members_reaction_answers_when_reactions_count(backend: Backend) {
+        let clock = clock();
+        let app = unanswered_app(backend, &clock)
+            .env("SWITCHBOARD_SUPPORT_TEAM_REACTIONS", "true")
+            .spawn()
+            .await;
+        let acknowledged = ask(&app, 1).await;
+        let only_requester = ask(&app, 2).await;
+        let eyes = reaction_added("EvEYES", AGENT, "eyes", SUPPORT_CHANNEL, &acknowledged);
+        assert_eq!(app.post_event(&eyes).await.status().as_u16(), 200);
+        let own = reaction_added("EvOWN", REQUESTER, "pray", SUPPORT_CHANNEL, &only_requester);
+        assert_eq!(app.post_event(&own).await.status().as_u16(), 200);
+        clock.advance(minutes(30));
+        assert_eq!(replies(&app, &only_requester, 1).await.len(), 1, "the requester's reaction is no answer");
+        assert!(posted_in(&app, &acknowledged).is_empty(), "the agent's 👀 answered");
         app.shutdown().await;
     }
 }
