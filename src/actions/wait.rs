@@ -58,13 +58,9 @@ pub async fn execute(
         }
         return Ok(StepOutcome::done(output));
     }
-    let waiting_for = match until {
-        Some(u) => format!("{DELAY} of {}s {UNTIL} {}", duration.as_secs(), describe(u)),
-        None => format!("{DELAY} of {}s", duration.as_secs()),
-    };
     Ok(StepOutcome {
         wait: Some(Wait {
-            waiting_for,
+            waiting_for: waiting_for(duration, until),
             deadline: Some(deadline),
             approval: None,
         }),
@@ -124,8 +120,17 @@ pub async fn ended_by(
         .map(|(at, what)| (what, at)))
 }
 
+/// A waiting run's `waiting_for`: `delay of 172800s until a reply from the requester`
+/// (the reaper resumes `delay…` at the deadline, the ingest wakes `… until …`).
+pub fn waiting_for(duration: Duration, until: Option<&Until>) -> String {
+    match until {
+        Some(u) => format!("{DELAY} of {}s {UNTIL} {}", duration.as_secs(), describe(u)),
+        None => format!("{DELAY} of {}s", duration.as_secs()),
+    }
+}
+
 /// The `until` for people: "a reply from the requester or status resolved".
-pub fn describe(until: &Until) -> String {
+fn describe(until: &Until) -> String {
     let mut parts = Vec::new();
     if let Some(from) = until.reply_from {
         parts.push(match from {

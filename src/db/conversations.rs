@@ -36,10 +36,17 @@ fn from_row(row: &Row) -> sqlx::Result<Conversation> {
         permalink: row.text(12)?,
         created_at: row.int(13)?,
         updated_at: row.int(14)?,
-        sla: match row.opt_text(15)? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| decode("sla", e.to_string()))?,
-            None => Default::default(),
-        },
+        sla: sla_from(row.opt_text(15)?)?,
+    })
+}
+
+/// The stored SLA column: JSON, or NULL for none.
+fn sla_from(json: Option<String>) -> sqlx::Result<Sla> {
+    json.map_or(Ok(Sla::default()), |json| {
+        serde_json::from_str(&json).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "sla".into(),
+            source: e.into(),
+        })
     })
 }
 
@@ -320,14 +327,7 @@ pub async fn lock_sla(tx: &mut dyn Tx, ids: &[i64]) -> sqlx::Result<HashMap<i64,
         .await?;
     let mut found = HashMap::new();
     for row in rows {
-        let sla = match row.opt_text(1)? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::ColumnDecode {
-                index: "sla".into(),
-                source: e.into(),
-            })?,
-            None => Sla::default(),
-        };
-        found.insert(row.int(0)?, sla);
+        found.insert(row.int(0)?, sla_from(row.opt_text(1)?)?);
     }
     Ok(found)
 }

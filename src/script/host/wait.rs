@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Args, HostError, ScriptHost, lock, type_error};
-use crate::actions::wait::{DELAY, ENDED, TIMED_OUT, UNTIL, describe, ended_by};
+use crate::actions::wait::{ENDED, TIMED_OUT, ended_by, waiting_for};
 use crate::actions::{Until, Wait};
 use crate::automations::definition::ReplyFrom;
 use crate::automations::duration;
@@ -89,12 +89,8 @@ impl ScriptHost<'_> {
             return Ok(json!({ "decision": TIMED_OUT }));
         }
         self.save_journal(position.unwrap_or_default()).await?;
-        let waiting_for = match &until {
-            Some(u) => format!("{DELAY} of {}s {UNTIL} {}", length.as_secs(), describe(u)),
-            None => format!("{DELAY} of {}s", length.as_secs()),
-        };
         *lock(&self.wait) = Some(Wait {
-            waiting_for,
+            waiting_for: waiting_for(length, until.as_ref()),
             deadline: Some(deadline),
             approval: None,
         });
