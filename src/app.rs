@@ -16,10 +16,12 @@ use crate::approvals::desk::ApprovalDesk;
 use crate::automations::{Registry, reload};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::db::backup::ServerLock;
 use crate::db::{self, Db};
 use crate::dispatch::Slots;
 use crate::edits::EditDesk;
 use crate::home::HomeDesk;
+use crate::housekeeping;
 use crate::http::{self, AppState};
 use crate::inbox::SlackInbox;
 use crate::ingest::{IngestContext, Ingestor};
@@ -39,9 +41,6 @@ use crate::trigger::TriggerKind;
 use crate::webhooks::WebhookDoor;
 use crate::workspace::Workspaces;
 
-/// Event ids are kept this long; Slack stops retrying a delivery after about an hour.
-const EVENT_ID_RETENTION: Duration = Duration::from_secs(48 * 3600);
-
 /// A running switchboard.
 #[derive(Debug)]
 pub struct App {
@@ -50,6 +49,8 @@ pub struct App {
     registry: Arc<Registry>,
     stop: CancellationToken,
     tasks: JoinSet<()>,
+    /// SQLite: held while the server runs, so no restore replaces its database.
+    _lock: Option<ServerLock>,
 }
 
 impl App {
@@ -64,6 +65,7 @@ impl App {
         let signing_secret = config.slack.signing_secret.clone();
         let token = config.require_bot_token()?.clone();
 
+        let lock = ServerLock::for_server(&config.database)?;
         let db = Db::connect(&config.database).await?;
         db.migrate().await?;
         let slack = Arc::new(SlackClient::new(&config.slack, token)?);
@@ -215,7 +217,13 @@ impl App {
             clock.clone(),
             stop.clone(),
         ));
-        tasks.spawn(housekeeping(db.clone(), kv, clock.clone(), stop.clone()));
+        tasks.spawn(housekeeping::run(
+            db.clone(),
+            kv,
+            config.retention,
+            clock.clone(),
+            stop.clone(),
+        ));
         tasks.spawn(team::keep_fresh(
             team,
             slack.clone(),
@@ -230,6 +238,7 @@ impl App {
             registry,
             stop,
             tasks,
+            _lock: lock,
         })
     }
 
@@ -322,8 +331,6 @@ async fn identify_workspace(
     }
 }
 
-/// Forgets old event ids (hourly) and purges expired keys of the key-value store (every
-/// minute; they are invisible from the moment they expire).
 /// `no_response` and `no_reply` tell the team from the requester side: without a team,
 /// every message is the requester's.
 fn warn_about_silences(registry: &Registry, team: &SupportTeam) {
@@ -334,35 +341,6 @@ fn warn_about_silences(registry: &Registry, team: &SupportTeam) {
         let kind = a.automation.trigger.kind;
         if matches!(kind, TriggerKind::NoResponse | TriggerKind::NoReply) {
             tracing::warn!(automation = %a.automation.id, trigger = %kind, "SWITCHBOARD_SUPPORT_TEAM (`support.team`) is not set: nobody's message counts as the team's answer, so this automation fires for every conversation; name the team's user ids and @groups");
-        }
-    }
-}
-
-async fn housekeeping(db: Db, kv: KvStore, clock: Arc<dyn Clock>, stop: CancellationToken) {
-    let mut minute = 0u32;
-    loop {
-        if minute.is_multiple_of(60) {
-            let before = clock.now_ms() - EVENT_ID_RETENTION.as_millis() as i64;
-            match async { db::events::purge_before(&mut *db.write().await?, before).await }.await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old event ids"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not purge old event ids"),
-            }
-            match async { db::doors::prune_ticks(&mut *db.write().await?, before).await }.await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old schedule ticks"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not forget old schedule ticks"),
-            }
-        }
-        match kv.purge_expired().await {
-            Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired keys"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not purge expired keys"),
-        }
-        minute = minute.wrapping_add(1);
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

@@ -34,6 +34,8 @@ pub mod dispatch;
 pub mod edits;
 /// switchboard's Home tab in Slack, published for whoever opens it.
 pub mod home;
+/// The background chores: retention, old event ids and ticks, expired keys.
+pub mod housekeeping;
 /// Thin axum handlers: verify, decode, hand over, answer.
 pub mod http;
 /// Where Slack's deliveries go once a door (HTTP or Socket Mode) has vouched for them.
@@ -50,6 +52,9 @@ pub mod launch;
 pub mod manual;
 /// People as automation files name them (users, groups, channels), resolved via Slack.
 pub mod principal;
+/// How long history is kept: deleting finished runs, approval records and message
+/// copies past their period, in small batches.
+pub mod retention;
 /// Trigger matching and filter evaluation (pure).
 pub mod rules;
 /// Run state machine, queue, workers, leases, retries and the step journal.

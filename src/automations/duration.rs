@@ -8,6 +8,17 @@ pub const MAX: Duration = Duration::from_secs(365 * 86_400);
 
 /// Parses `text`, or says what is wrong with it.
 pub fn parse(text: &str) -> Result<Duration, String> {
+    let length = parse_any(text)?;
+    if length > MAX {
+        return Err(format!(
+            "{text:?} is longer than a year (365d), the longest wait"
+        ));
+    }
+    Ok(length)
+}
+
+/// Parses `text` without the one-year cap of waits: how long history is kept, say.
+pub fn parse_any(text: &str) -> Result<Duration, String> {
     let bad = || {
         format!(
             "{text:?} is not a duration: write a number and a unit (s, m, h, d, w), e.g. \"30m\", \"4h\", \"2d\" or \"1h30m\""
@@ -42,11 +53,6 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !number.is_empty() || total == 0 {
         return Err(bad());
     }
-    if total > MAX.as_secs() {
-        return Err(format!(
-            "{text:?} is longer than a year (365d), the longest wait"
-        ));
-    }
     Ok(Duration::from_secs(total))
 }
 
@@ -77,5 +83,7 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse(text).ok().map(|d| d.as_secs()), want, "{text:?}");
         }
+        assert_eq!(parse_any("730d").map(|d| d.as_secs()), Ok(730 * 86_400));
+        assert!(parse_any("0d").is_err());
     }
 }

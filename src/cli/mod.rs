@@ -1,8 +1,9 @@
 //! The command line: `serve`, `migrate`, `check`, `runs`, `conversations`,
-//! `approvals`, `secrets`, `kv`, `schema`, `types`.
+//! `approvals`, `secrets`, `kv`, `backup`, `restore`, `schema`, `types`.
 
 mod approvals;
 mod automations;
+mod backup;
 mod check;
 mod conversations;
 mod kv;
@@ -75,6 +76,17 @@ pub enum Command {
     /// Read and write the scripts' key-value store.
     #[command(subcommand)]
     Kv(KvCommand),
+    /// Copy the SQLite database to FILE while the server runs (consistent, compact).
+    Backup {
+        /// The copy to write; must not exist.
+        file: PathBuf,
+    },
+    /// Put a backup in the place of the SQLite database; refused while a server runs.
+    /// The database it replaces is kept beside it.
+    Restore {
+        /// The backup to restore.
+        file: PathBuf,
+    },
     /// Print the JSON Schema of automation files.
     Schema,
     /// Write switchboard.d.ts (and a tsconfig.json) for editing scripts with completion.
@@ -116,6 +128,13 @@ pub enum RunsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Delete finished runs older than a period now, as the server does in the
+    /// background (`retention.runs`); queued, running and waiting runs stay.
+    Prune {
+        /// How old a finished run must be, e.g. `30d` (at least a day).
+        #[arg(long, value_name = "PERIOD")]
+        older_than: String,
     },
 }
 
@@ -310,6 +329,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Secrets(command) => secrets::run(&config, command).await,
         Command::Kv(command) => kv::run(&config, command).await,
+        Command::Backup { file } => backup::backup(&config, &file),
+        Command::Restore { file } => backup::restore(&config, &file),
         Command::Schema => {
             print!("{}", crate::automations::definition::json_schema());
             Ok(ExitCode::SUCCESS)

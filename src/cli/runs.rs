@@ -1,4 +1,4 @@
-//! `switchboard runs list|show`.
+//! `switchboard runs list|show|prune`.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::RunsCommand;
-use crate::clock::format_ms;
+use crate::clock::{Clock as _, SystemClock, format_ms};
 use crate::db::Db;
 use crate::db::runs::{self, RunQuery, RunRecord, StepRecord};
+use crate::retention;
 use crate::runs::report::RunReport;
 
 pub async fn run(db: &Db, command: RunsCommand) -> anyhow::Result<ExitCode> {
@@ -61,7 +62,34 @@ pub async fn run(db: &Db, command: RunsCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        RunsCommand::Prune { older_than } => prune(db, &older_than).await,
     }
+}
+
+async fn prune(db: &Db, older_than: &str) -> anyhow::Result<ExitCode> {
+    let period = match crate::config::parse_period(older_than) {
+        Ok(Some(period)) => period,
+        Ok(None) => {
+            eprintln!("--older-than forever deletes nothing; give a period such as 30d");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            eprintln!("--older-than: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let before = SystemClock.now_ms() - i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+    let mut longest = std::time::Duration::ZERO;
+    let deleted =
+        retention::prune_runs(db, before, std::time::Duration::ZERO, &mut longest).await?;
+    println!(
+        "deleted {deleted} finished runs created before {} (with their steps, logs and triggers)",
+        format_ms(before)
+    );
+    println!(
+        "runs with approval records stay while those are kept (retention.approvals); queued, running and waiting runs always stay"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_json(r: &RunRecord) -> Value {

@@ -36,6 +36,16 @@ pub(super) struct FileConfig {
     pub(super) manual: FileManual,
     #[serde(default)]
     pub(super) edits: FileEdits,
+    #[serde(default)]
+    pub(super) retention: FileRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRetention {
+    pub(super) runs: Option<String>,
+    pub(super) approvals: Option<String>,
+    pub(super) messages: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,11 +13,13 @@ use url::Url;
 mod doors;
 mod env;
 mod file;
+mod retention;
 mod scripts;
 
 pub use doors::{EditsConfig, ManualConfig, WebhookConfig};
 use env::{Env, invalid, parse_base_url, split_list};
 use file::{FileConfig, read_file};
+pub use retention::{RetentionConfig, parse_period};
 pub use scripts::{ScriptConfig, SecretsConfig};
 
 use crate::integrations::IntegrationsConfig;
@@ -80,6 +82,8 @@ pub struct Config {
     pub manual: ManualConfig,
     /// Who may edit conversations from Slack.
     pub edits: EditsConfig,
+    /// How long history is kept.
+    pub retention: RetentionConfig,
 }
 
 /// Slack app settings.
@@ -409,6 +413,7 @@ impl Config {
         let webhooks = doors::webhooks(&f.webhooks, env)?;
         let manual = doors::manual(&f.manual, env)?;
         let edits = doors::edits(&f.edits, env)?;
+        let retention = retention::retention(&f.retention, env)?;
         Ok(Config {
             listen,
             public_url,
@@ -423,6 +428,7 @@ impl Config {
             webhooks,
             manual,
             edits,
+            retention,
         })
     }
 

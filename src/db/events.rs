@@ -48,11 +48,20 @@ pub async fn record_many(
     }))
 }
 
-/// Forgets event ids older than `before_ms`; Slack stops retrying after about an hour.
-pub async fn purge_before(conn: &mut AnyConnection, before_ms: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM events WHERE received_at < $1")
-        .bind(before_ms)
-        .execute(&mut *conn)
-        .await?;
+/// Forgets up to `limit` event ids recorded before `before_ms`, oldest first.
+pub async fn purge_before(
+    conn: &mut AnyConnection,
+    before_ms: i64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "DELETE FROM events WHERE event_id IN (
+             SELECT event_id FROM events WHERE received_at < $1
+             ORDER BY received_at LIMIT $2)",
+    )
+    .bind(before_ms)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?;
     Ok(result.rows_affected())
 }

@@ -15,11 +15,13 @@
 
 pub mod approvals;
 pub mod automations;
+pub mod backup;
 pub mod conversations;
 pub mod doors;
 pub mod events;
 pub mod kv;
 pub mod postgres;
+pub mod retention;
 pub mod runs;
 pub mod script_journals;
 pub mod secrets;
@@ -229,6 +231,15 @@ impl Db {
             write_turn: Some(Arc::new(tokio::sync::Mutex::new(()))),
             writers: Arc::default(),
         })
+    }
+
+    /// The latest migration this build knows for `backend`.
+    pub fn latest_migration(backend: Backend) -> i64 {
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     /// Applies pending migrations.

@@ -15,6 +15,7 @@ mod manual;
 mod onboarding;
 mod password_reset;
 mod reload;
+mod retention;
 mod sandbox;
 mod schedules;
 mod script_approvals;

@@ -241,6 +241,17 @@ impl TestAppBuilder {
     }
 }
 
+/// Runs the command line with the environment `env` (and nothing else).
+pub fn cli_with(env: &HashMap<String, String>, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     app: Option<App>,
@@ -265,13 +276,7 @@ impl TestApp {
 
     /// Runs the command line with the app's configuration.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(args)
-            .env_clear()
-            .envs(self.env.iter())
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap()
+        cli_with(&self.env, args)
     }
 
     /// `switchboard serve` as its own process, with the app's configuration (stop the
