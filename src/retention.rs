@@ -91,7 +91,7 @@ enum Chore {
         before: i64,
     },
     /// Runs that must stay (waiting, or kept for their approvals) are passed over
-    /// once: each batch starts where the previous one's deletions ended (`from`).
+    /// once: each batch starts where the previous one ended (`from`).
     Runs {
         before: i64,
         from: i64,
@@ -113,17 +113,22 @@ impl Chore {
                     .map(Batch::of)
             }
             Self::Runs { before, from } => {
-                let expired = db::retention::expired_runs(conn, *before, *from, BATCH).await?;
-                let Some(&(_, last)) = expired.last() else {
+                let seen = db::retention::runs_created_before(conn, *before, *from, BATCH).await?;
+                let Some(&(_, last, _)) = seen.last() else {
                     return Ok(Batch::of(0));
                 };
-                *from = last;
-                let ids: Vec<i64> = expired.iter().map(|&(id, _)| id).collect();
+                let ids: Vec<i64> = seen.iter().filter(|r| r.2).map(|r| r.0).collect();
+                let deleted = db::retention::delete_runs(conn, &ids).await?;
+                // The next batch starts at the last one seen (runs created in the same
+                // millisecond may follow), or past it when nothing moved.
+                *from = if deleted == 0 && last == *from {
+                    last + 1
+                } else {
+                    last
+                };
                 Ok(Batch {
-                    deleted: db::retention::delete_runs(conn, &ids).await?,
-                    // A full batch may have more behind it, even if a run was retried
-                    // meanwhile and stayed.
-                    more: ids.len() as i64 == BATCH,
+                    deleted,
+                    more: seen.len() as i64 == BATCH,
                 })
             }
             Self::Messages { before } => {

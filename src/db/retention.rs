@@ -4,19 +4,22 @@
 
 use sqlx::{AnyConnection, Row as _};
 
-/// Finished runs created before `cutoff_ms` (and finished before it), from `from_ms`
-/// on, oldest first, that no kept approval record belongs to: `(id, created_at)`.
-pub async fn expired_runs(
+/// Runs created before `cutoff_ms`, from `from_ms` on, oldest first, through the
+/// index on `created_at` alone: `(id, created_at, expired)`, where expired means
+/// finished before the cutoff with no kept approval record.
+pub async fn runs_created_before(
     conn: &mut AnyConnection,
     cutoff_ms: i64,
     from_ms: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, i64)>> {
+) -> sqlx::Result<Vec<(i64, i64, bool)>> {
     let rows = sqlx::query(
-        "SELECT id, created_at FROM runs
+        "SELECT id, created_at,
+                CAST(CASE WHEN status IN ('succeeded', 'failed') AND finished_at < $2
+                      AND NOT EXISTS (SELECT 1 FROM approvals WHERE approvals.run_id = runs.id)
+                     THEN 1 ELSE 0 END AS BIGINT)
+         FROM runs
          WHERE created_at >= $1 AND created_at < $2
-           AND status IN ('succeeded', 'failed') AND finished_at < $2
-           AND NOT EXISTS (SELECT 1 FROM approvals WHERE approvals.run_id = runs.id)
          ORDER BY created_at LIMIT $3",
     )
     .bind(from_ms)
@@ -25,7 +28,7 @@ pub async fn expired_runs(
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<i64, _>(2)? == 1)))
         .collect()
 }
 
