@@ -10,9 +10,9 @@ use sqlx::AnyConnection;
 use crate::config::RetentionConfig;
 use crate::db::{self, Db};
 
-/// Rows deleted per transaction. Measured with `benches/retention.rs`: a batch of
-/// 500 runs (with their steps and log lines) holds SQLite's writer for a few
-/// milliseconds.
+/// Rows deleted per transaction: small enough that a batch holds the writer briefly.
+/// How briefly at 1,000,000 runs is what `benches/retention.rs` measures (not yet
+/// recorded in BENCHMARKS.md).
 pub const BATCH: i64 = 500;
 
 /// How long redeliveries are recognised by their event id. Slack retries an
