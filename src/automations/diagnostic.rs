@@ -65,21 +65,30 @@ pub struct Locator<'a> {
     file: PathBuf,
     source: &'a str,
     root: Option<Spanned<DeTable<'a>>>,
+    /// Where each line starts: a file with many errors is not scanned once per error.
+    line_starts: Vec<usize>,
 }
 
 impl<'a> Locator<'a> {
     /// A locator for `source`, read from `file`.
     pub fn new(file: PathBuf, source: &'a str) -> Self {
         let root = DeTable::parse(source).ok();
-        Self { file, source, root }
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            file,
+            source,
+            root,
+            line_starts,
+        }
     }
 
     /// A diagnostic at a byte offset.
     pub fn at_offset(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
         let offset = offset.min(self.source.len());
-        let before = &self.source[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let line_start = self.line_starts[line - 1];
         let column = self.source[line_start..offset].chars().count() + 1;
         Diagnostic {
             file: self.file.clone(),

@@ -18,6 +18,10 @@ use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 use sha2::{Digest, Sha256};
 
+mod limits;
+
+use limits::{on_parser_stack, too_large_or_deep};
+
 /// The global the entry point is assigned to in the generated script.
 pub const ENTRY: &str = "__switchboard_entry";
 
@@ -51,14 +55,19 @@ pub struct TsError {
 
 /// Transpiles `source` (the contents of `path`, for messages).
 pub fn transpile(path: &Path, source: &str) -> Result<Compiled, Vec<TsError>> {
+    if let Some(refusal) = too_large_or_deep(source) {
+        return Err(vec![refusal]);
+    }
     // Whatever a user writes must end in a result, never in a panic of the transpiler.
-    std::panic::catch_unwind(|| transpile_unguarded(path, source)).unwrap_or_else(|_| {
-        Err(vec![TsError {
-            offset: 0,
-            message:
-                "the TypeScript transpiler failed on this file (please report it with the file)"
-                    .into(),
-        }])
+    on_parser_stack(|| {
+        std::panic::catch_unwind(|| transpile_unguarded(path, source)).unwrap_or_else(|_| {
+            Err(vec![TsError {
+                offset: 0,
+                message:
+                    "the TypeScript transpiler failed on this file (please report it with the file)"
+                        .into(),
+            }])
+        })
     })
 }
 
@@ -138,7 +147,39 @@ fn transpile_unguarded(path: &Path, source: &str) -> Result<Compiled, Vec<TsErro
                     .into(),
         }]
     })?;
-    Ok(Compiled { js, line_map })
+    let compiled = Compiled { js, line_map };
+    let errors = script_errors(&compiled, source);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(compiled)
+}
+
+/// What a module may hold but the classic script the sandbox runs may not (an `import`
+/// inside a block, a top-level `await`), found by reading the output as a script and
+/// pointed at the TypeScript line it came from.
+fn script_errors(compiled: &Compiled, source: &str) -> Vec<TsError> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, &compiled.js, SourceType::script()).parse();
+    parsed
+        .diagnostics
+        .errors()
+        .map(|d| {
+            let js_offset = d.labels.first().map_or(0, |label| label.offset() as usize);
+            let before = compiled.js.get(..js_offset).unwrap_or(&compiled.js);
+            let js_line = before.matches('\n').count() as u32 + 1;
+            let ts_line = compiled.ts_line(js_line).unwrap_or(1) as usize;
+            let offset = source
+                .split_inclusive('\n')
+                .take(ts_line - 1)
+                .map(str::len)
+                .sum();
+            TsError {
+                offset,
+                message: format!("{} (scripts run as plain scripts, not modules)", d.message),
+            }
+        })
+        .collect()
 }
 
 /// 0-based line and column (in UTF-16 units, as source maps count) of a byte offset.
@@ -305,11 +346,16 @@ pub fn secret_reads(source: &str) -> Vec<(usize, String)> {
         }
     }
 
-    let allocator = Allocator::default();
-    let parsed = Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse();
-    let mut reads = Reads(Vec::new());
-    reads.visit_program(&parsed.program);
-    reads.0
+    if too_large_or_deep(source).is_some() {
+        return Vec::new();
+    }
+    on_parser_stack(|| {
+        let allocator = Allocator::default();
+        let parsed = Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse();
+        let mut reads = Reads(Vec::new());
+        reads.visit_program(&parsed.program);
+        reads.0
+    })
 }
 
 /// Transpiled scripts by content hash.

@@ -44,7 +44,15 @@ pub fn decode_payload(payload: &serde_json::Value) -> Result<SlashCommand, Comma
 }
 
 fn from_fields(fields: HashMap<String, String>) -> Result<SlashCommand, CommandError> {
-    let get = |name: &'static str| fields.get(name).cloned().ok_or(CommandError(name));
+    // Slack always fills these; an empty one is as missing (a form without a trigger id
+    // cannot be opened, a reply without a channel goes nowhere).
+    let get = |name: &'static str| {
+        fields
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or(CommandError(name))
+    };
     Ok(SlashCommand {
         command: get("command")?,
         text: fields.get("text").cloned().unwrap_or_default(),

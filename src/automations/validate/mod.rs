@@ -27,6 +27,10 @@ use crate::trigger::TriggerKind;
 mod approval;
 mod trigger;
 
+/// Syntax errors reported per file: past these, the rest of a broken file says nothing
+/// new (a stray byte repeated thousands of times is one mistake).
+const MAX_SYNTAX_ERRORS: usize = 100;
+
 /// Checks one automation file. `file` is used for the id (its stem) and in messages;
 /// the scripts of its `code` steps are read from `scripts`.
 pub fn compile(
@@ -38,10 +42,20 @@ pub fn compile(
 
     let (_, syntax_errors) = DeTable::parse_recoverable(source);
     if !syntax_errors.is_empty() {
-        return Err(syntax_errors
+        let mut shown: Vec<Diagnostic> = syntax_errors
             .iter()
+            .take(MAX_SYNTAX_ERRORS)
             .map(|e| toml_error(&locator, e.span(), e.message()))
-            .collect());
+            .collect();
+        if let Some(next) = syntax_errors.get(MAX_SYNTAX_ERRORS) {
+            let more = syntax_errors.len() - MAX_SYNTAX_ERRORS;
+            shown.push(toml_error(
+                &locator,
+                next.span(),
+                &format!("…and {more} more syntax errors from here on"),
+            ));
+        }
+        return Err(shown);
     }
     let spec: DefinitionSpec =
         toml::from_str(source).map_err(|e| vec![toml_error(&locator, e.span(), e.message())])?;
