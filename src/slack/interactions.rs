@@ -83,8 +83,13 @@ pub fn decode_payload(value: &Value) -> Result<Interaction, InteractionError> {
             .map(str::to_owned)
     };
     let kind = text("/type").ok_or_else(|| InteractionError("payload without `type`".into()))?;
-    let user =
-        || text("/user/id").ok_or_else(|| InteractionError(format!("`{kind}` without user.id")));
+    // Slack always names who acted; an empty id is as missing (a Home tab published for
+    // nobody, a vote cast by nobody).
+    let user = || {
+        text("/user/id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| InteractionError(format!("`{kind}` without user.id")))
+    };
     match kind.as_str() {
         "block_actions" => {
             let action = value
@@ -276,6 +281,11 @@ mod tests {
         assert!(decode(b"payload=not-json").is_err());
         assert!(decode(b"nothing=here").is_err());
         assert!(decode(&form(json!({ "user": { "id": "U1" } }))).is_err());
+        // Found by the fuzz target slack_doors: a click by nobody published a Home tab
+        // for nobody.
+        let nobody = json!({ "type": "block_actions", "user": { "id": "" },
+                             "actions": [{ "action_id": "switchboard_approve", "value": "1" }] });
+        assert!(decode(&form(nobody)).is_err());
         assert_eq!(
             decode(&form(json!({ "type": "shortcut", "user": { "id": "U1" } }))).unwrap(),
             Interaction::Other {
