@@ -85,6 +85,12 @@ pub(crate) enum Attempt {
 }
 
 impl Load {
+    /// How many operations sent so far were acknowledged.
+    pub(crate) fn acknowledged(&self) -> usize {
+        let state = self.state.lock().unwrap();
+        state.sent.iter().filter(|s| !s.acked.is_empty()).count()
+    }
+
     pub(crate) fn new(
         fleet: Arc<Fleet>,
         ledger: Arc<Ledger>,

@@ -99,14 +99,7 @@ pub(crate) async fn sample(
         .iter()
         .filter(|at| overdue(Duration::from_millis((now - **at) as u64), &ages, lease))
         .count();
-    let acked = load
-        .state
-        .lock()
-        .unwrap()
-        .sent
-        .iter()
-        .filter(|s| !s.acked.is_empty())
-        .count();
+    let acked = load.acknowledged();
     Sample {
         at: start.elapsed(),
         phase,

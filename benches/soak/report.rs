@@ -162,14 +162,7 @@ pub(crate) fn print_memory(backend: &str, samples: &[Sample], o: &Options, load:
             if a > 0.0 { (b - a) * 100.0 / a } else { 0.0 }
         )
     };
-    let acked = load
-        .state
-        .lock()
-        .unwrap()
-        .sent
-        .iter()
-        .filter(|s| !s.acked.is_empty())
-        .count();
+    let acked = load.acknowledged();
     let per_event = if last.acked > first.acked {
         (last.database_mib - first.database_mib) * 1024.0 / (last.acked - first.acked) as f64
     } else {
