@@ -2,6 +2,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The system allocator; in a sandbox process it also enforces a run's memory limit.
+#[global_allocator]
+static ALLOCATOR: switchboard::script::sandbox::allocator::Budgeted =
+    switchboard::script::sandbox::allocator::Budgeted;
+
 fn main() -> ExitCode {
     // reqwest and sqlx each bring a rustls backend; pick one before any client exists.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -324,10 +324,7 @@ impl SandboxPool {
             String::from_utf8_lossy(&sandbox.stderr.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_owned();
         if stderr.contains("memory allocation") {
-            return format!(
-                "the script ran out of memory (the limit is {} MiB per run) and was stopped",
-                self.config.memory_bytes / (1024 * 1024)
-            );
+            return super::sandbox::allocator::out_of_memory(self.config.memory_bytes);
         }
         let how = match status {
             Ok(Ok(status)) => {

@@ -226,3 +226,64 @@ on_both_backends! {
         app.shutdown().await;
     }
 }
+
+/// (name, script body, what the run's error must contain — or `ok:` and the output)
+/// for the memory limit at its default, 256 MiB.
+const MEMORY: &[(&str, &str, &str)] = &[
+    (
+        "fills-200-mib",
+        "const a = new Uint8Array(200 * 1024 * 1024); for (let i = 0; i < a.length; i += 4096) a[i] = 7; let sum = 0; for (let i = 0; i < a.length; i += 1048576) sum += a[i]; return sum;",
+        "ok:1400.0",
+    ),
+    (
+        "holds-200-mib-of-strings",
+        "const parts: string[] = []; for (let i = 0; i < 100; i++) parts.push(String.fromCharCode(65 + (i % 26)).repeat(1024 * 1024)); return parts.reduce((n, p) => n + p.length, 0);",
+        "ok:104857600",
+    ),
+    (
+        "asks-for-300-mib",
+        "const a = new Uint8Array(300 * 1024 * 1024); return a.length;",
+        "more than the 256 MiB a run may allocate (script.memory_mb)",
+    ),
+    (
+        "grows-past-the-limit",
+        "const parts: Uint8Array[] = []; while (true) { const p = new Uint8Array(8 * 1024 * 1024); for (let i = 0; i < p.length; i += 4096) p[i] = 1; parts.push(p); }",
+        "more than the 256 MiB a run may allocate (script.memory_mb)",
+    ),
+];
+
+// The limit counts what a run allocates, not the address space it reserves: a script
+// uses 200 MiB under the default 256 MiB, one that needs more fails with an error
+// naming the limit, and the sandbox pool goes on with the next run.
+on_both_backends! {
+    async fn a_script_gets_the_memory_its_limit_names(backend: Backend) {
+        let mut builder = app(backend)
+            .env("SWITCHBOARD_SCRIPT_PROCESSES", "1")
+            .env("SWITCHBOARD_SCRIPT_TIMEOUT_SECONDS", "20")
+            .env("SWITCHBOARD_MAX_ATTEMPTS", "1");
+        for (name, body, _) in MEMORY {
+            builder = builder.automation(name, &automation(name)).file(&format!("{name}.ts"), &script(body));
+        }
+        let app = builder.spawn().await;
+        app.post_event(&message("EvMSG1", SUPPORT_CHANNEL, REQUESTER, TS, "help")).await;
+        for (i, (name, _, _)) in MEMORY.iter().enumerate() {
+            app.post_event(&reaction_added(&format!("EvMEM{i}"), AGENT, name, SUPPORT_CHANNEL, TS)).await;
+        }
+        let runs = app.wait_for_runs_to_finish(Duration::from_secs(120)).await;
+        let mut failures = Vec::new();
+        for (name, _, expected) in MEMORY {
+            let run = runs.iter().find(|r| r.automation_id == *name).unwrap_or_else(|| panic!("no run for {name}"));
+            let error = run.error.clone().unwrap_or_default();
+            let output = outputs(&app, run.id).await;
+            let ok = match expected.strip_prefix("ok:") {
+                Some(want) => run.status == "succeeded" && output == serde_json::from_str::<Value>(want).unwrap(),
+                None => run.status == "failed" && error.contains(expected),
+            };
+            if !ok {
+                failures.push(format!("{name}: want {expected:?}, got {} {output} {error}", run.status));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        app.shutdown().await;
+    }
+}

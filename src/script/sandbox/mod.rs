@@ -2,8 +2,10 @@
 //! fresh Boa context, and talks to switchboard only through the protocol on
 //! stdin/stdout. It holds no configuration, no environment and no open files but its
 //! pipes, and may open none (see [`harden`]); switchboard kills it when a script runs
-//! too long, and the kernel when it allocates too much.
+//! too long, and its allocator refuses what a run allocates past its limit
+//! ([`allocator`]).
 
+pub mod allocator;
 mod executor;
 pub mod host_api;
 pub mod runtime;
@@ -18,7 +20,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use futures::channel::oneshot;
 use serde_json::Value;
 
-use super::protocol::{FromSandbox, HostResult, MAX_LINE_BYTES, RunRequest, ToSandbox};
+use super::protocol::{
+    FromSandbox, HostResult, MAX_LINE_BYTES, RunRequest, ScriptOutcome, ToSandbox,
+};
 use runtime::Bridge;
 
 /// Stack of the thread that runs scripts: deep enough for the recursion limit and for
@@ -98,7 +102,19 @@ pub fn main(memory_bytes: u64) -> ExitCode {
                     pending: pending.clone(),
                     next: AtomicU64::new(0),
                 });
-                let outcome = runtime::run(&request, bridge);
+                if memory_bytes > 0 {
+                    allocator::limit_from_now(memory_bytes);
+                }
+                let refused = allocator::refusals();
+                let mut outcome = runtime::run(&request, bridge);
+                // A refused allocation the engine turned into an exception (a typed
+                // array too large, say) is still the memory limit: say so.
+                let failed = !matches!(outcome, ScriptOutcome::Returned { .. });
+                if failed && allocator::refusals() > refused {
+                    outcome = ScriptOutcome::Failed {
+                        message: allocator::out_of_memory(memory_bytes),
+                    };
+                }
                 // The context is gone; collect its garbage before the next run, or the
                 // process grows by what every run left behind.
                 boa_engine::gc::force_collect();
@@ -147,8 +163,9 @@ fn read_input(runs: mpsc::Sender<RunRequest>, pending: Pending) {
 }
 
 /// Takes away what a script must never use, even through an engine bug: address space
-/// beyond `memory_bytes` more than the process uses now, new file descriptors (files,
-/// sockets), core dumps, privilege gains; and ties the process's life to its parent.
+/// far beyond `memory_bytes` (a backstop: the allocator enforces the limit itself, and
+/// address space is reserved well ahead of use), new file descriptors (files, sockets),
+/// core dumps, privilege gains; and ties the process's life to its parent.
 fn harden(memory_bytes: u64) {
     #[cfg(target_os = "linux")]
     {
@@ -168,7 +185,10 @@ fn harden(memory_bytes: u64) {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             libc::setrlimit(libc::RLIMIT_CORE, &limit(0));
             if memory_bytes > 0 {
-                libc::setrlimit(libc::RLIMIT_AS, &limit(in_use + memory_bytes));
+                let backstop = memory_bytes
+                    .saturating_mul(4)
+                    .max(memory_bytes.saturating_add(1 << 30));
+                libc::setrlimit(libc::RLIMIT_AS, &limit(in_use.saturating_add(backstop)));
             }
             // Threads need no descriptors; stdin, stdout and stderr stay open.
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit(0));
