@@ -19,8 +19,10 @@ use oxc::transformer::{TransformOptions, Transformer};
 use sha2::{Digest, Sha256};
 
 mod limits;
+mod lines;
 
 use limits::{on_parser_stack, too_large_or_deep};
+use lines::SourceLines;
 
 /// The global the entry point is assigned to in the generated script.
 pub const ENTRY: &str = "__switchboard_entry";
@@ -117,13 +119,14 @@ fn transpile_unguarded(path: &Path, source: &str) -> Result<Compiled, Vec<TsErro
             ..CodegenOptions::default()
         })
         .build(&program);
+    let source_lines = SourceLines::new(source);
     let line_count = generated.code.lines().count();
     let mut line_map = vec![0u32; line_count + 1];
     if let Some(map) = &generated.map {
         for token in map.get_tokens() {
             let dst = token.get_dst_line() as usize;
             if dst < line_map.len() && line_map[dst] == 0 {
-                line_map[dst] = token.get_src_line() + 1;
+                line_map[dst] = source_lines.editor_line(token.get_src_line()) + 1;
             }
         }
     }
@@ -134,7 +137,7 @@ fn transpile_unguarded(path: &Path, source: &str) -> Result<Compiled, Vec<TsErro
         }
     }
     let entry_line = generated.map.as_ref().and_then(|map| {
-        let (line, column) = line_column(source, entry_offset);
+        let (line, column) = source_lines.position(entry_offset);
         map.get_tokens()
             .find(|t| t.get_src_line() == line && t.get_src_col() == column)
             .map(|t| t.get_dst_line() as usize)
@@ -180,15 +183,6 @@ fn script_errors(compiled: &Compiled, source: &str) -> Vec<TsError> {
             }
         })
         .collect()
-}
-
-/// 0-based line and column (in UTF-16 units, as source maps count) of a byte offset.
-fn line_column(source: &str, offset: usize) -> (u32, u32) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() as u32;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[start..].encode_utf16().count() as u32;
-    (line, column)
 }
 
 /// Turns the generated `export default …` (on `line`, or the only line starting with
