@@ -217,12 +217,19 @@ impl SandboxPool {
             duration: Duration::ZERO,
         };
         let mut log_bytes = 0usize;
-        if let Err(e) = write_message(&mut sandbox.stdin, request).await {
-            report.end = RunEnd::Stopped(
-                self.crashed(sandbox, &format!("could not hand the script over: {e}"))
-                    .await,
-            );
-            return report;
+        match tokio::time::timeout_at(deadline, write_message(&mut sandbox.stdin, request)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                report.end = RunEnd::Stopped(
+                    self.crashed(sandbox, &format!("could not hand the script over: {e}"))
+                        .await,
+                );
+                return report;
+            }
+            Err(_) => {
+                report.end = RunEnd::Stopped(self.over_time());
+                return report;
+            }
         }
         let mut calls: FuturesUnordered<BoxFuture<'_, (u64, HostResult)>> = FuturesUnordered::new();
         let mut line = Vec::new();
@@ -298,21 +305,33 @@ impl SandboxPool {
                         }
                         None => {}
                     }
+                    // A sandbox that stops reading must not hold the run past its time.
                     let reply = ToSandbox::Reply { call, result };
-                    if let Err(e) = write_message(&mut sandbox.stdin, &reply).await {
-                        report.end = RunEnd::Stopped(self.crashed(sandbox, &format!("could not answer a host call: {e}")).await);
-                        return report;
+                    match tokio::time::timeout_at(deadline, write_message(&mut sandbox.stdin, &reply)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            report.end = RunEnd::Stopped(self.crashed(sandbox, &format!("could not answer a host call: {e}")).await);
+                            return report;
+                        }
+                        Err(_) => {
+                            report.end = RunEnd::Stopped(self.over_time());
+                            return report;
+                        }
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    report.end = RunEnd::Stopped(format!(
-                        "the script ran longer than {} s, the time limit per run, and was stopped",
-                        self.config.timeout.as_secs_f32()
-                    ));
+                    report.end = RunEnd::Stopped(self.over_time());
                     return report;
                 }
             }
         }
+    }
+
+    fn over_time(&self) -> String {
+        format!(
+            "the script ran longer than {} s, the time limit per run, and was stopped",
+            self.config.timeout.as_secs_f32()
+        )
     }
 
     /// Why a sandbox process died, from its exit status and last words.
