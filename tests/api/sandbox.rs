@@ -43,7 +43,7 @@ const CORPUS: &[(&str, &str, &str)] = &[
     ),
     (
         "big-array",
-        "const a: string[] = []; while (true) { a.push('y'.repeat(4096)); }",
+        "const a: string[] = []; while (true) { a.push('y'.repeat(65536)); }",
         "out of memory",
     ),
     (
@@ -164,6 +164,37 @@ async fn outputs(app: &TestApp, run_id: i64) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The cases whose run did not end as expected: failed with the expected text in its
+/// error, or succeeded with the expected output (`ok:`).
+async fn unexpected(
+    app: &TestApp,
+    runs: &[db::runs::RunRecord],
+    cases: &[(&str, &str, &str)],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, _, expected) in cases {
+        let run = runs
+            .iter()
+            .find(|r| r.automation_id == *name)
+            .unwrap_or_else(|| panic!("no run for {name}"));
+        let error = run.error.clone().unwrap_or_default();
+        let output = outputs(app, run.id).await;
+        let ok = match expected.strip_prefix("ok:") {
+            Some(want) => {
+                run.status == "succeeded" && output == serde_json::from_str::<Value>(want).unwrap()
+            }
+            None => run.status == "failed" && error.contains(expected),
+        };
+        if !ok {
+            failures.push(format!(
+                "{name}: want {expected:?}, got {} {output} {error}",
+                run.status
+            ));
+        }
+    }
+    failures
+}
+
 on_both_backends! {
     async fn hostile_scripts_end_with_clear_errors_and_the_server_keeps_serving(backend: Backend) {
         let mut builder = app(backend)
@@ -200,24 +231,7 @@ on_both_backends! {
         assert!(asked.elapsed() < Duration::from_secs(2), "the server stalled for {:?}", asked.elapsed());
 
         let runs = app.wait_for_runs_to_finish(Duration::from_secs(120)).await;
-        let mut failures = Vec::new();
-        for (name, _, expected) in CORPUS {
-            let run = runs.iter().find(|r| r.automation_id == *name).unwrap_or_else(|| panic!("no run for {name}"));
-            let outcome = match expected.strip_prefix("ok:") {
-                Some(output) => {
-                    let want: Value = serde_json::from_str(output).unwrap();
-                    let got = outputs(&app, run.id).await;
-                    (run.status == "succeeded" && got == want).then_some(()).ok_or(format!("{} {got} {:?}", run.status, run.error))
-                }
-                None => {
-                    let error = run.error.clone().unwrap_or_default();
-                    (run.status == "failed" && error.contains(expected)).then_some(()).ok_or(format!("{}: {error}", run.status))
-                }
-            };
-            if let Err(got) = outcome {
-                failures.push(format!("{name}: want {expected:?}, got {got}"));
-            }
-        }
+        let failures = unexpected(&app, &runs, CORPUS).await;
         assert!(failures.is_empty(), "{failures:#?}");
         assert!(CORPUS.len() >= 20);
         // Every failed run names its script.
@@ -270,19 +284,7 @@ on_both_backends! {
             app.post_event(&reaction_added(&format!("EvMEM{i}"), AGENT, name, SUPPORT_CHANNEL, TS)).await;
         }
         let runs = app.wait_for_runs_to_finish(Duration::from_secs(120)).await;
-        let mut failures = Vec::new();
-        for (name, _, expected) in MEMORY {
-            let run = runs.iter().find(|r| r.automation_id == *name).unwrap_or_else(|| panic!("no run for {name}"));
-            let error = run.error.clone().unwrap_or_default();
-            let output = outputs(&app, run.id).await;
-            let ok = match expected.strip_prefix("ok:") {
-                Some(want) => run.status == "succeeded" && output == serde_json::from_str::<Value>(want).unwrap(),
-                None => run.status == "failed" && error.contains(expected),
-            };
-            if !ok {
-                failures.push(format!("{name}: want {expected:?}, got {} {output} {error}", run.status));
-            }
-        }
+        let failures = unexpected(&app, &runs, MEMORY).await;
         assert!(failures.is_empty(), "{failures:#?}");
         app.shutdown().await;
     }

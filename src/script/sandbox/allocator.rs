@@ -59,34 +59,31 @@ fn give(bytes: usize) {
     IN_USE.fetch_sub(isize::try_from(bytes).unwrap_or(isize::MAX), Relaxed);
 }
 
+/// What `allocate` returns, if `layout` fits the budget.
+fn within_budget(layout: Layout, allocate: impl FnOnce() -> *mut u8) -> *mut u8 {
+    let counted = COUNTING.load(Relaxed);
+    if counted && !take(layout.size()) {
+        return std::ptr::null_mut();
+    }
+    let ptr = allocate();
+    if counted && ptr.is_null() {
+        give(layout.size());
+    }
+    ptr
+}
+
 // SAFETY: every call is passed to `System` unchanged, or refused with a null pointer
 // (which `GlobalAlloc` allows for any allocation that cannot be satisfied); the
 // counting touches only atomics and never allocates.
 unsafe impl GlobalAlloc for Budgeted {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let counted = COUNTING.load(Relaxed);
-        if counted && !take(layout.size()) {
-            return std::ptr::null_mut();
-        }
         // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
-        let ptr = unsafe { System.alloc(layout) };
-        if counted && ptr.is_null() {
-            give(layout.size());
-        }
-        ptr
+        within_budget(layout, || unsafe { System.alloc(layout) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let counted = COUNTING.load(Relaxed);
-        if counted && !take(layout.size()) {
-            return std::ptr::null_mut();
-        }
         // SAFETY: as in `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if counted && ptr.is_null() {
-            give(layout.size());
-        }
-        ptr
+        within_budget(layout, || unsafe { System.alloc_zeroed(layout) })
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
