@@ -43,7 +43,7 @@ const CORPUS: &[(&str, &str, &str)] = &[
     ),
     (
         "big-array",
-        "const a: string[] = []; while (true) { a.push('y'.repeat(65536)); }",
+        "const a: Uint8Array[] = []; while (true) { a.push(new Uint8Array(1 << 20)); }",
         "out of memory",
     ),
     (
