@@ -223,6 +223,10 @@ struct Door {
 
 const PLAIN_WEBHOOK: &str = "[trigger]\ntype = \"webhook\"\n[[actions]]\ntype = \"post\"\nchannel = \"C0ALERTS01\"\ntext = \"alert\"\n";
 const MAX_BODY: usize = 256 * 1024;
+/// Below hyper's limits on a request's head (its buffer is 417,792 bytes; at most 100
+/// headers), nothing may be refused as too large.
+const MAX_HEAD_BYTES: usize = 400 * 1024;
+const MAX_HEADERS: usize = 100;
 
 impl Door {
     fn open() -> Self {
@@ -278,6 +282,22 @@ impl Door {
             return Ok(());
         };
         self.served.stayed_sound()?;
+        if answer.status == 431 {
+            // hyper refuses a head larger than its buffer (about 408 KiB) or with more
+            // than 100 headers, before switchboard sees the request.
+            let sent: Vec<_> = call.sendable_headers().collect();
+            let head: usize = url.as_str().len()
+                + sent
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 4)
+                    .sum::<usize>();
+            ensure!(
+                head > MAX_HEAD_BYTES || sent.len() > MAX_HEADERS,
+                "431 for a head of {head} bytes and {} headers",
+                sent.len()
+            );
+            return Ok(());
+        }
 
         let headers = call.received_headers();
         let signature_ok = !call.signed_hook
