@@ -137,6 +137,11 @@ impl WebhookDoor {
             serde_json::from_slice(call.body)
                 .map_err(|e| HookError::Malformed(format!("the body must be JSON: {e}")))?
         };
+        if nesting(&body) > MAX_BODY_NESTING {
+            return Err(HookError::Malformed(format!(
+                "the body is nested more than {MAX_BODY_NESTING} deep"
+            )));
+        }
         let idempotency = ["idempotency-key", "x-github-delivery", "x-request-id"]
             .iter()
             .find_map(|h| call.headers.get(*h))
@@ -248,6 +253,20 @@ pub fn signed(key: &[u8], body: &[u8], header: &str, prefix: &str) -> bool {
         mac.update(body);
         mac.verify_slice(&expected).is_ok()
     })
+}
+
+/// Deepest nesting of a webhook body accepted. The stored trigger wraps the body, and
+/// serde_json reads at most 128 levels back: a body accepted deeper could never run.
+const MAX_BODY_NESTING: usize = 64;
+
+/// How deep arrays and objects nest in `value` (a scalar is 0).
+fn nesting(value: &Value) -> usize {
+    let inner = match value {
+        Value::Array(items) => items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(fields) => fields.values().map(nesting).max().unwrap_or(0),
+        _ => return 0,
+    };
+    inner + 1
 }
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ on_both_backends! {
         let app = start(
             backend,
             ALERT,
-            &[("SWITCHBOARD_WEBHOOK_MAX_BODY_KB", "1"), ("SWITCHBOARD_WEBHOOK_BURST", "2"), ("SWITCHBOARD_WEBHOOK_PER_MINUTE", "1")],
+            &[("SWITCHBOARD_WEBHOOK_MAX_BODY_KB", "1"), ("SWITCHBOARD_WEBHOOK_BURST", "3"), ("SWITCHBOARD_WEBHOOK_PER_MINUTE", "1")],
         )
         .await;
         let token = token(&app).await;
@@ -172,6 +172,12 @@ on_both_backends! {
         let malformed = hook(&app, &token, b"{not json", &[]).await;
         assert_eq!(malformed.status().as_u16(), 400);
         assert!(malformed.text().await.unwrap().contains("JSON"));
+        // Deeper than a stored trigger can be read back: refused at the door, not
+        // accepted and never run.
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let nested = hook(&app, &token, deep.as_bytes(), &[]).await;
+        assert_eq!(nested.status().as_u16(), 400);
+        assert!(nested.text().await.unwrap().contains("nested more than 64 deep"));
 
         assert_eq!(hook(&app, &token, b"{}", &[]).await.status().as_u16(), 202);
         let limited = hook(&app, &token, b"{}", &[]).await;

@@ -86,7 +86,12 @@ fn deliver(served: &mut Served, input: &[u8]) -> Verdict {
             signature::sign(SIGNING_SECRET.as_bytes(), &timestamp, body),
         )
         .body(body.to_vec());
-    let Some(answer) = served.send(request)? else {
+    let answer = match served.send(request) {
+        // Refused (413) before it was all sent: the client sees the connection close.
+        Err(_) if body.len() > MAX_BODY => return served.stayed_sound(),
+        sent => sent?,
+    };
+    let Some(answer) = answer else {
         return Ok(());
     };
     served.stayed_sound()?;

@@ -227,6 +227,16 @@ const MAX_BODY: usize = 256 * 1024;
 /// headers), nothing may be refused as too large.
 const MAX_HEAD_BYTES: usize = 400 * 1024;
 const MAX_HEADERS: usize = 100;
+/// Deepest body the door takes: its run must be able to read the stored trigger.
+const MAX_NESTING: usize = 64;
+
+fn nesting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(fields) => 1 + fields.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 impl Door {
     fn open() -> Self {
@@ -278,7 +288,12 @@ impl Door {
         for (name, value) in call.sendable_headers() {
             request = request.header(name, value);
         }
-        let Some(answer) = self.served.send(request)? else {
+        let answer = match self.served.send(request) {
+            // Refused (413) before it was all sent: the client sees the connection close.
+            Err(_) if call.body.len() > MAX_BODY => return self.served.stayed_sound(),
+            sent => sent?,
+        };
+        let Some(answer) = answer else {
             return Ok(());
         };
         self.served.stayed_sound()?;
@@ -313,7 +328,7 @@ impl Door {
             413
         } else if !signature_ok {
             401
-        } else if body.is_none() {
+        } else if body.as_ref().is_none_or(|b| nesting(b) > MAX_NESTING) {
             400
         } else {
             202
