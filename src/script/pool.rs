@@ -217,19 +217,12 @@ impl SandboxPool {
             duration: Duration::ZERO,
         };
         let mut log_bytes = 0usize;
-        match tokio::time::timeout_at(deadline, write_message(&mut sandbox.stdin, request)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                report.end = RunEnd::Stopped(
-                    self.crashed(sandbox, &format!("could not hand the script over: {e}"))
-                        .await,
-                );
-                return report;
-            }
-            Err(_) => {
-                report.end = RunEnd::Stopped(self.over_time());
-                return report;
-            }
+        if let Err(why) = self
+            .send(sandbox, request, deadline, "could not hand the script over")
+            .await
+        {
+            report.end = RunEnd::Stopped(why);
+            return report;
         }
         let mut calls: FuturesUnordered<BoxFuture<'_, (u64, HostResult)>> = FuturesUnordered::new();
         let mut line = Vec::new();
@@ -305,18 +298,10 @@ impl SandboxPool {
                         }
                         None => {}
                     }
-                    // A sandbox that stops reading must not hold the run past its time.
                     let reply = ToSandbox::Reply { call, result };
-                    match tokio::time::timeout_at(deadline, write_message(&mut sandbox.stdin, &reply)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            report.end = RunEnd::Stopped(self.crashed(sandbox, &format!("could not answer a host call: {e}")).await);
-                            return report;
-                        }
-                        Err(_) => {
-                            report.end = RunEnd::Stopped(self.over_time());
-                            return report;
-                        }
+                    if let Err(why) = self.send(sandbox, &reply, deadline, "could not answer a host call").await {
+                        report.end = RunEnd::Stopped(why);
+                        return report;
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
@@ -324,6 +309,22 @@ impl SandboxPool {
                     return report;
                 }
             }
+        }
+    }
+
+    /// Writes `message` to the sandbox by `deadline` (one that stops reading must not
+    /// hold the run past its time); `Err` says why the run stops.
+    async fn send(
+        &self,
+        sandbox: &mut Sandbox,
+        message: &ToSandbox,
+        deadline: tokio::time::Instant,
+        failing: &str,
+    ) -> Result<(), String> {
+        match tokio::time::timeout_at(deadline, write_message(&mut sandbox.stdin, message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.crashed(sandbox, &format!("{failing}: {e}")).await),
+            Err(_) => Err(self.over_time()),
         }
     }
 
